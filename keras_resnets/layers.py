@@ -1,0 +1,76 @@
+"""The package's few custom layers, registered so ``.keras`` files load in safe mode.
+
+Example::
+
+    x = keras.Input((32, 32, 16))
+    y = ChannelPadShortcut(32, 2)(x)   # (None, 16, 16, 32)
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class StochasticDepth(keras.layers.Layer):
+    """Drops the whole residual branch for a random subset of the batch while training.
+
+    Each sample's branch is kept with probability ``1 - rate`` and scaled by
+    ``1 / (1 - rate)``, so inference needs no rescaling (Huang et al., 2016,
+    "Deep Networks with Stochastic Depth"; the per-sample form of timm's DropPath).
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"StochasticDepth rate must be in [0, 1); got {rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0.0:
+            return inputs
+        keep = 1.0 - self.rate
+        shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+        mask = keras.random.uniform(shape, seed=self.seed_generator, dtype=inputs.dtype)
+        mask = ops.cast(mask < keep, inputs.dtype)
+        return inputs * mask / ops.cast(keep, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ChannelPadShortcut(keras.layers.Layer):
+    """Parameter-free shortcut ("option A", He et al. 2015, section 4.2).
+
+    Subsamples the input by ``stride`` and zero-pads its channels, split evenly
+    before and after, up to ``out_channels``.
+    """
+
+    def __init__(self, out_channels, stride=1, **kwargs):
+        super().__init__(**kwargs)
+        self.out_channels = int(out_channels)
+        self.stride = int(stride)
+
+    def call(self, inputs):
+        x = inputs[:, :: self.stride, :: self.stride, :] if self.stride > 1 else inputs
+        extra = self.out_channels - inputs.shape[-1]
+        if extra < 0:
+            raise ValueError(f"ChannelPadShortcut cannot shrink {inputs.shape[-1]} channels "
+                             f"to {self.out_channels}")
+        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]])
+
+    def compute_output_shape(self, input_shape):
+        def shrink(size):
+            return None if size is None else -(-size // self.stride)
+
+        return (input_shape[0], shrink(input_shape[1]), shrink(input_shape[2]), self.out_channels)
+
+    def get_config(self):
+        return {**super().get_config(), "out_channels": self.out_channels, "stride": self.stride}

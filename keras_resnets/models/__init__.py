@@ -1,0 +1,1 @@
+"""One module per family; each turns its arguments into a spec and builds it."""

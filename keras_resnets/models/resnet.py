@@ -1,0 +1,186 @@
+"""ResNet v1 (He et al., 2015) and pre-activation ResNet v2 (He et al., 2016).
+
+ImageNet depths 18-200 and CIFAR depths 6n+2 (basic blocks) or 9n+2 (pre-activation
+bottlenecks, e.g. 164 and 1001). ResNet50/101/152 and their V2 versions follow
+keras.applications layer for layer, so Keras's ImageNet files load into them.
+
+Example::
+
+    model = ResNet50()                                   # keras.applications compatible
+    cifar = ResNet(56, stem="cifar")                     # option-A shortcuts, 10 classes
+    plain = ResNet(20, stem="cifar", shortcut="none")    # the paper's plain net
+"""
+
+from __future__ import annotations
+
+from keras_resnets import blocks as B
+from keras_resnets.engine import ResidualSpec, Stage, build_model
+from keras_resnets.models._common import check_choice, check_width, scaled
+from keras_resnets.registry import register_family
+
+IMAGENET_LAYOUTS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+    200: ("bottleneck", (3, 24, 36, 3)),
+}
+KERAS_DEPTHS = (50, 101, 152)
+VERSIONS = (1, 1.5, 2)
+CIFAR_BASIC_EXAMPLES = "20, 32, 44, 56, 110, 1202"
+CIFAR_BOTTLENECK_EXAMPLES = "164, 1001"
+
+
+def _cifar_block(depth, version, block):
+    if block in ("basic", "bottleneck"):
+        return block
+    if block is None and version == 2 and (depth >= 164 or (depth - 2) % 6):
+        return "bottleneck"
+    return "basic"
+
+
+def _cifar_blocks_per_stage(depth, block):
+    per_block = 3 if block == "bottleneck" else 2
+    n, rest = divmod(depth - 2, 3 * per_block)
+    if rest or n < 1:
+        rule, examples = (("9n+2", CIFAR_BOTTLENECK_EXAMPLES) if per_block == 3
+                          else ("6n+2", CIFAR_BASIC_EXAMPLES))
+        raise ValueError(f"CIFAR ResNet depth with {block} blocks must be {rule} "
+                         f"({examples}, ...); got {depth}")
+    return n
+
+
+def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block=None,
+                se_ratio=0.0) -> ResidualSpec:
+    """The spec behind :func:`ResNet` (same arguments)."""
+    check_choice("version", version, VERSIONS)
+    check_choice("stem", stem, ("imagenet", "cifar"))
+    check_width("width", width)
+    if shortcut is not None:
+        check_choice("shortcut", shortcut, B.SHORTCUTS)
+    if isinstance(block, str):
+        check_choice("block", block, tuple(B.RESIDUAL_BLOCKS))
+    layout_block = block if block in (None, "basic", "bottleneck") else "custom"
+    preact = version == 2
+    options = {"se_ratio": se_ratio} if se_ratio else {}
+    if stem == "imagenet":
+        if depth not in IMAGENET_LAYOUTS:
+            raise ValueError(f"ResNet depth for stem='imagenet' must be one of "
+                             f"{', '.join(map(str, IMAGENET_LAYOUTS))}; got {depth!r} "
+                             "(CIFAR depths such as 20 or 56 need stem='cifar')")
+        kind, counts = IMAGENET_LAYOUTS[depth]
+        kind = layout_block if layout_block in ("basic", "bottleneck") else kind
+        filters = (64, 128, 256, 512)
+        strides = (2, 2, 2, 1) if preact else (1, 2, 2, 2)
+        stem_filters, input_shape, classes = 64, (224, 224, 3), 1000
+        shortcut = shortcut or "B"
+    else:
+        kind = _cifar_block(depth, version, block)
+        n = _cifar_blocks_per_stage(depth, kind)
+        counts, filters, strides = (n, n, n), (16, 32, 64), (1, 2, 2)
+        stem_filters, input_shape, classes = 16, (32, 32, 3), 10
+        shortcut = shortcut or ("A" if kind == "basic" and not preact else "B")
+    keras_compatible = (stem == "imagenet" and depth in KERAS_DEPTHS and version in (1, 2)
+                        and width == 1 and shortcut == "B" and not se_ratio and block is None)
+    if version == 1.5:
+        options["stride_in"] = "3x3"
+    if layout_block == "custom":
+        block_kind = block
+    else:
+        block_kind = ("preact" if kind == "basic" else "preact_bottleneck") if preact else kind
+    if block_kind != "bottleneck":
+        options.pop("stride_in", None)
+    suffix = {1: "", 1.5: "_v1.5", 2: "v2"}[version]
+    return ResidualSpec(
+        name=f"resnet{depth}{suffix}",
+        block=block_kind,
+        stages=tuple(Stage(c, scaled(f, width), s) for c, f, s in zip(counts, filters, strides)),
+        stem=stem,
+        stem_filters=scaled(stem_filters, width),
+        preact=preact,
+        style=(B.KERAS_V2_STYLE if preact else B.KERAS_V1_STYLE) if keras_compatible
+        else B.DEFAULT_STYLE,
+        shortcut=shortcut,
+        stride_at_end=preact and stem == "imagenet",
+        block_options=tuple(sorted(options.items())),
+        default_input_shape=input_shape,
+        default_classes=classes,
+        keras_weights=f"resnet{depth}{'v2' if preact else ''}" if keras_compatible else None,
+    )
+
+
+def ResNet(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block=None,
+           se_ratio=0.0, **kwargs):
+    """A ResNet of any published depth.
+
+    Args:
+        depth: ImageNet 18, 34, 50, 101, 152, 200; CIFAR 6n+2 (basic blocks) or 9n+2
+            (pre-activation bottlenecks, ``version=2``: 164, 1001).
+        version: 1 (He et al. 2015, stride in the first 1x1 as keras.applications),
+            1.5 (stride in the 3x3, torchvision) or 2 (pre-activation, He et al. 2016;
+            ImageNet V2 nets follow keras.applications: stride in each stage's last block).
+        stem: ``"imagenet"`` (7x7/2 conv + max-pool, 224x224 inputs) or ``"cifar"``
+            (3x3 conv, 32x32 inputs, 16-32-64 channels).
+        width: multiplier of every stage's channels.
+        shortcut: ``"A"`` (zero-padding, CIFAR v1 default), ``"B"`` (1x1 projections)
+            or ``"none"`` (the plain counterpart of the degradation experiment).
+        block: ``"basic"`` or ``"bottleneck"`` (the paper's blocks, pre-activation ones
+            when ``version=2``; default: the depth's own, and for CIFAR v2 bottleneck when
+            depth >= 164), or any other name of
+            :data:`keras_resnets.blocks.RESIDUAL_BLOCKS` or a block function, used as is.
+        se_ratio: squeeze-and-excitation on every block when > 0 (e.g. 0.25).
+        **kwargs: the keras.applications arguments (``include_top``, ``weights``,
+            ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
+            ``classifier_activation``, ``name``) plus ``drop_path_rate`` and
+            ``features_only``.
+    """
+    spec = resnet_spec(depth, version=version, stem=stem, width=width, shortcut=shortcut,
+                       block=block, se_ratio=se_ratio)
+    return build_model(spec, **kwargs)
+
+
+def _fixed_depth(depth, version):
+    name = f"ResNet{depth}{'V2' if version == 2 else ''}"
+
+    def builder(**kwargs):
+        return ResNet(depth, version=version, **kwargs)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = (f"{name}: ``ResNet({depth}, version={version})`` on 224x224 ImageNet "
+                       "inputs; takes the keras.applications arguments.")
+    return builder
+
+
+ResNet18, ResNet34, ResNet50, ResNet101, ResNet152, ResNet200 = (
+    _fixed_depth(d, 1) for d in IMAGENET_LAYOUTS)
+ResNet18V2, ResNet34V2, ResNet50V2, ResNet101V2, ResNet152V2, ResNet200V2 = (
+    _fixed_depth(d, 2) for d in IMAGENET_LAYOUTS)
+
+
+def _resnet_from_name(match, **options):
+    depth, v2 = int(match.group(1)), bool(match.group(2))
+    stem = "imagenet" if depth in IMAGENET_LAYOUTS else "cifar"
+    return resnet_spec(depth, **{"version": 2 if v2 else 1, "stem": stem, **options})
+
+
+def _preact_from_name(match, **options):
+    return resnet_spec(int(match.group(1)), **{"version": 2, "stem": "cifar", **options})
+
+
+HE_2015 = "He, Zhang, Ren, Sun: Deep Residual Learning for Image Recognition, CVPR 2016 (arXiv:1512.03385)"
+HE_2016 = "He, Zhang, Ren, Sun: Identity Mappings in Deep Residual Networks, ECCV 2016 (arXiv:1603.05027)"
+
+register_family(
+    "resnet", r"resnet(\d+)(v2)?", _resnet_from_name,
+    [f"resnet{d}" for d in IMAGENET_LAYOUTS] + [f"resnet{d}v2" for d in IMAGENET_LAYOUTS]
+    + [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)],
+    HE_2015,
+    # CIFAR-10 test error (%), He et al. 2015, Table 6.
+    {"resnet20": "8.75", "resnet32": "7.51", "resnet44": "7.17", "resnet56": "6.97",
+     "resnet110": "6.43", "resnet1202": "7.93"})
+register_family(
+    "preact-resnet", r"preact-resnet(\d+)", _preact_from_name,
+    ["preact-resnet164", "preact-resnet1001"], HE_2016,
+    # CIFAR-10 / CIFAR-100 test error (%), He et al. 2016, Table 4.
+    {"preact-resnet164": "5.46 / 24.33", "preact-resnet1001": "4.92 / 22.71"})

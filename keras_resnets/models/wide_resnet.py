@@ -1,0 +1,152 @@
+"""Wide Residual Networks (Zagoruyko & Komodakis, BMVC 2016).
+
+WRN-d-k: a 3x3 stem of 16 channels, three groups of pre-activation blocks with
+16k, 32k and 64k channels, dropout between the convolutions, 1x1 projections where
+the shape changes, then BN-ReLU, global pooling and the classifier. ``block_type``
+picks the paper's block types (its Table 1) and ``deepening`` its factor l (Table 3).
+
+Example::
+
+    model = WideResNet(28, 10)                       # WRN-28-10: 36,479,194 parameters
+    model = WideResNet(40, 4, dropout_rate=0.3, classes=100)
+    model = WideResNet(22, 2, block_type="B(3,1,3)")
+"""
+
+from __future__ import annotations
+
+import re
+
+from keras_resnets import blocks as B
+from keras_resnets.engine import ResidualSpec, Stage, build_model
+from keras_resnets.models._common import check_positive_int, check_rate, check_width, scaled
+from keras_resnets.registry import register_family
+
+BLOCK_TYPES = {
+    "B(3,3)": (3, 3),
+    "B(3,1,3)": (3, 1, 3),
+    "B(1,3,1)": (1, 3, 1),
+    "B(1,3)": (1, 3),
+    "B(3,1)": (3, 1),
+    "B(3,1,1)": (3, 1, 1),
+}
+
+
+def _kernels(block_type, deepening):
+    key = re.sub(r"\s+", "", str(block_type)).upper()
+    if key not in BLOCK_TYPES:
+        raise ValueError(f"block_type must be one of {', '.join(BLOCK_TYPES)}; "
+                         f"got {block_type!r}")
+    if deepening is None:
+        return BLOCK_TYPES[key]
+    check_positive_int("deepening", deepening, "1, 2, 3, 4")
+    if key != "B(3,3)":
+        raise ValueError(f"deepening (the paper's l) repeats 3x3 convolutions and goes with "
+                         f"block_type='B(3,3)'; got block_type={block_type!r}")
+    return (3,) * deepening
+
+
+def groups_per_stage(depth, kernels):
+    """Blocks per group N, from depth = 3 * l * N + 4 (l convolutions per block)."""
+    per_group = 3 * len(kernels)
+    n, rest = divmod(depth - 4, per_group) if isinstance(depth, int) else (0, 1)
+    if isinstance(depth, bool) or rest or n < 1:
+        rule = "6n+4 (10, 16, 22, 28, 40, ...)" if per_group == 6 else \
+            f"{per_group}n+4 ({', '.join(str(per_group * i + 4) for i in (1, 2, 3, 4))}, ...)"
+        raise ValueError(f"WideResNet depth must be {rule} for {len(kernels)} convolutions per "
+                         f"block; got {depth!r}")
+    return n
+
+
+def wide_resnet_spec(depth, width, *, dropout_rate=0.0, block_type="B(3,3)",
+                     deepening=None) -> ResidualSpec:
+    """The spec behind :func:`WideResNet` (same arguments)."""
+    kernels = _kernels(block_type, deepening)
+    n = groups_per_stage(depth, kernels)
+    check_width("width", width)
+    check_rate("dropout_rate", dropout_rate)
+    options = {"kernels": kernels}
+    if dropout_rate:
+        options["dropout_rate"] = float(dropout_rate)
+    width_name = f"{width:g}"
+    return ResidualSpec(
+        name=f"wrn-{depth}-{width_name}",
+        block="preact",
+        stages=(Stage(n, scaled(16, width), 1), Stage(n, scaled(32, width), 2),
+                Stage(n, scaled(64, width), 2)),
+        stem="cifar",
+        stem_filters=16,
+        preact=True,
+        shortcut="B",
+        block_options=tuple(sorted(options.items())),
+        default_input_shape=(32, 32, 3),
+        default_classes=10,
+    )
+
+
+def WideResNet(depth, width, *, dropout_rate=0.0, block_type="B(3,3)", deepening=None,
+               **kwargs):
+    """WRN-``depth``-``width`` exactly as in the paper.
+
+    Args:
+        depth: total depth, 6n+4 for B(3,3) (10, 16, 22, 28, 40); in general
+            3 * l * n + 4 for l convolutions per block.
+        width: the widening factor k (groups of 16k, 32k, 64k channels).
+        dropout_rate: dropout between the convolutions of each block (paper: 0.3).
+        block_type: ``"B(3,3)"`` (default), ``"B(3,1,3)"``, ``"B(1,3,1)"``, ``"B(1,3)"``,
+            ``"B(3,1)"`` or ``"B(3,1,1)"``.
+        deepening: the paper's l, the number of 3x3 convolutions per block.
+        **kwargs: keras.applications arguments (default 32x32x3 inputs, 10 classes),
+            ``drop_path_rate`` and ``features_only``.
+    """
+    spec = wide_resnet_spec(depth, width, dropout_rate=dropout_rate, block_type=block_type,
+                            deepening=deepening)
+    return build_model(spec, **kwargs)
+
+
+def wide_bottleneck_spec(depth) -> ResidualSpec:
+    """ImageNet wide ResNets (WRN-50-2, WRN-101-2): bottlenecks twice as wide inside."""
+    from keras_resnets.models.resnet import IMAGENET_LAYOUTS
+
+    if depth not in (50, 101, 152):
+        raise ValueError(f"wide bottleneck ResNet depth must be 50, 101 or 152; got {depth!r}")
+    counts = IMAGENET_LAYOUTS[depth][1]
+    return ResidualSpec(
+        name=f"wide_resnet{depth}_2",
+        block="bottleneck",
+        stages=tuple(Stage(c, f, s) for c, f, s in zip(counts, (64, 128, 256, 512), (1, 2, 2, 2))),
+        style=B.DEFAULT_STYLE,
+        block_options=(("base_width", 128), ("stride_in", "3x3")),
+    )
+
+
+def WideResNet50_2(**kwargs):
+    """WRN-50-2 for ImageNet (68.9M parameters); keras.applications arguments."""
+    return build_model(wide_bottleneck_spec(50), **kwargs)
+
+
+def WideResNet101_2(**kwargs):
+    """WRN-101-2 for ImageNet (126.9M parameters); keras.applications arguments."""
+    return build_model(wide_bottleneck_spec(101), **kwargs)
+
+
+def _wrn_from_name(match, **options):
+    width = float(match.group(2))
+    return wide_resnet_spec(int(match.group(1)), int(width) if width.is_integer() else width,
+                            **options)
+
+
+def _wide_bottleneck_from_name(match):
+    return wide_bottleneck_spec(int(match.group(1)))
+
+
+WRN_PAPER = "Zagoruyko, Komodakis: Wide Residual Networks, BMVC 2016 (arXiv:1605.07146)"
+
+register_family(
+    "wide-resnet", r"wrn-(\d+)-(\d+(?:\.\d+)?)", _wrn_from_name,
+    ["wrn-16-4", "wrn-16-8", "wrn-16-10", "wrn-22-8", "wrn-28-10", "wrn-40-4", "wrn-40-8"],
+    WRN_PAPER,
+    # CIFAR-10 / CIFAR-100 test error (%), Zagoruyko & Komodakis, Table 4 (no dropout).
+    {"wrn-16-4": "5.02 / 24.03", "wrn-16-8": "4.81 / 22.07", "wrn-28-10": "4.00 / 19.25",
+     "wrn-40-4": "4.97 / 22.89"})
+register_family("wide-resnet", r"wide-resnet(50|101)-2", _wide_bottleneck_from_name,
+                ["wide-resnet50-2", "wide-resnet101-2"], WRN_PAPER)
