@@ -16,12 +16,17 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 import keras
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
+
+# Keras maps (and reloads) functional graphs recursively: a ResNet-1202 has over 4,000
+# layers, far beyond Python's default limit of 1,000 frames.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 30_000))
 
 BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
                    "classifier_activation", "name", "drop_path_rate", "features_only")
@@ -38,6 +43,11 @@ class NetworkSpec:
     default_input_shape: tuple
     keras_weights: str | None = None
     default_classes: int = 1000
+
+    @property
+    def min_input_size(self) -> int:
+        """Smallest height and width the network accepts (its total downsampling)."""
+        return 1
 
     def features(self, x, *, drop_path_rate=0.0):
         """Run the network body on ``x``; returns ``(stage_outputs, last)``, where
@@ -103,6 +113,13 @@ class ResidualSpec(NetworkSpec):
         return B.RESIDUAL_BLOCKS[self.block] if isinstance(self.block, str) else self.block
 
     @property
+    def min_input_size(self):
+        size = 4 if self.stem == "imagenet" else 1
+        for stage in self.stages:
+            size *= stage.stride
+        return size
+
+    @property
     def num_blocks(self):
         return sum(stage.blocks for stage in self.stages)
 
@@ -140,6 +157,31 @@ class ResidualSpec(NetworkSpec):
             x = B.bn_relu(x, name="post", style=self.style)
         return outputs, x
 
+    def stem_stride(self) -> int:
+        """How much the stem downsamples (4 for the ImageNet stem, 1 for the CIFAR one)."""
+        probe = P.Probe.input((1024, 1024, 3))
+        return 1024 // self.stem_layers(probe).shape[0]
+
+    def with_output_stride(self, output_stride) -> ResidualSpec:
+        """A copy whose features stop shrinking at ``output_stride`` (DeepLab's atrous
+        backbone): the stages that would downsample further keep stride 1 and dilate
+        their convolutions by the stride they gave up (output stride 16 on a ResNet-50:
+        the last stage dilates by 2; 8: the last two by 2 and 4)."""
+        stride, dilation, stages = self.stem_stride(), 1, []
+        for stage in self.stages:
+            if stride * stage.stride > output_stride:
+                dilation *= stage.stride
+                stage = dataclasses.replace(stage, stride=1)
+            else:
+                stride *= stage.stride
+            if dilation > 1:
+                stage = dataclasses.replace(stage, dilation=stage.dilation * dilation)
+            stages.append(stage)
+        if stride != output_stride:
+            raise ValueError(f"output_stride {output_stride} is out of reach of {self.name!r}, "
+                             f"which downsamples by {stride} in all")
+        return dataclasses.replace(self, stages=tuple(stages))
+
 
 def count(spec: NetworkSpec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
     """Parameters and multiply-adds of ``spec`` for one image, with no model built."""
@@ -164,6 +206,11 @@ def validate_build_arguments(spec, *, include_top, weights, pooling, classes, in
     if input_shape is not None and (len(input_shape) != 3 or input_shape[-1] is None):
         raise ValueError(f"input_shape must be (height, width, channels) with known channels; "
                          f"got {input_shape!r} (e.g. (32, 32, 3))")
+    if input_shape is not None and any(
+            size is not None and size < spec.min_input_size for size in input_shape[:2]):
+        raise ValueError(f"input_shape {tuple(input_shape)} is too small for {spec.name}: it "
+                         f"downsamples by {spec.min_input_size}, so height and width must be at "
+                         f"least {spec.min_input_size}")
     W.validate(spec, weights, include_top=include_top, classes=classes)
 
 

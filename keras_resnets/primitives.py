@@ -125,17 +125,18 @@ class Conv(Recipe):
 
     def __init__(self, filters, kernel_size, strides=1, *, padding="same", groups=1,
                  dilation=1, use_bias=False, activation=None, depthwise=False,
-                 depth_multiplier=1, kernel_initializer=HE_NORMAL, name=None):
+                 depth_multiplier=1, kernel_initializer=HE_NORMAL, dtype=None, name=None):
         super().__init__(name)
         self.filters, self.kernel = filters, _pair(kernel_size)
         self.strides, self.padding, self.groups = _pair(strides), padding, groups
         self.dilation, self.use_bias, self.activation = _pair(dilation), use_bias, activation
         self.depthwise, self.depth_multiplier = depthwise, depth_multiplier
-        self.kernel_initializer = kernel_initializer
+        self.kernel_initializer, self.dtype = kernel_initializer, dtype
 
     def make(self):
         common = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation,
-                      use_bias=self.use_bias, activation=self.activation, name=self.name)
+                      use_bias=self.use_bias, activation=self.activation, dtype=self.dtype,
+                      name=self.name)
         if self.depthwise:
             return keras.layers.DepthwiseConv2D(
                 self.kernel, depth_multiplier=self.depth_multiplier,
@@ -203,32 +204,34 @@ class SeparableConv(Recipe):
 
 
 class BatchNorm(Recipe):
-    """``keras.layers.BatchNormalization`` on the channel axis."""
+    """``keras.layers.BatchNormalization`` on the channel axis (``scale=False``: no gamma,
+    as in keras.applications InceptionV3)."""
 
-    def __init__(self, *, epsilon=1e-5, momentum=0.9, name=None):
+    def __init__(self, *, epsilon=1e-5, momentum=0.9, scale=True, name=None):
         super().__init__(name)
-        self.epsilon, self.momentum = epsilon, momentum
+        self.epsilon, self.momentum, self.scale = epsilon, momentum, scale
 
     def make(self):
         return keras.layers.BatchNormalization(
-            axis=-1, epsilon=self.epsilon, momentum=self.momentum, name=self.name)
+            axis=-1, epsilon=self.epsilon, momentum=self.momentum, scale=self.scale,
+            name=self.name)
 
     def params(self, shape):
         c = shape[-1]
-        return 2 * c, 2 * c
+        return (2 if self.scale else 1) * c, 2 * c
 
 
 class Act(Recipe):
     """``keras.layers.Activation`` (``relu``, ``relu6``, ``sigmoid``, ``swish``, ...)."""
 
-    def __init__(self, activation="relu", *, name=None):
+    def __init__(self, activation="relu", *, dtype=None, name=None):
         super().__init__(name)
-        self.activation = activation
+        self.activation, self.dtype = activation, dtype
 
     def make(self):
         if self.activation == "relu6":
-            return keras.layers.ReLU(6.0, name=self.name)
-        return keras.layers.Activation(self.activation, name=self.name)
+            return keras.layers.ReLU(6.0, dtype=self.dtype, name=self.name)
+        return keras.layers.Activation(self.activation, dtype=self.dtype, name=self.name)
 
 
 class Add(Recipe):

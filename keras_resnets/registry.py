@@ -19,7 +19,7 @@ import difflib
 import fnmatch
 import re
 from collections import namedtuple
-from typing import Callable
+from collections.abc import Callable
 
 from keras_resnets import engine
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import warnings
 import zipfile
 
 import keras
@@ -32,9 +33,33 @@ class WeightFiles:
     notop: str
     notop_md5: str
 
-    def resolve(self, include_top):
+    def resolve(self, include_top, input_shape=None):
         file_name, md5 = (self.top, self.top_md5) if include_top else (self.notop, self.notop_md5)
         return file_name, f"{KERAS_URL}{self.folder}/{file_name}", md5
+
+
+@dataclasses.dataclass(frozen=True)
+class SizedWeightFiles:
+    """Files trained at several square input sizes (MobileNetV2): the one for the model's
+    input size, else the ``default_size`` one with a warning, as keras.applications does.
+    Keras publishes no MD5 hashes for these."""
+
+    folder: str
+    stem: str
+    sizes: tuple = (96, 128, 160, 192, 224)
+    default_size: int = 224
+
+    def resolve(self, include_top, input_shape=None):
+        rows = self.default_size
+        if input_shape is not None and input_shape[0] == input_shape[1] \
+                and input_shape[0] in self.sizes:
+            rows = input_shape[0]
+        else:
+            warnings.warn(f"no {self.stem} ImageNet file for input shape {input_shape}; loading "
+                          f"the one trained at {rows}x{rows} (files exist for "
+                          f"{', '.join(map(str, self.sizes))})", stacklevel=3)
+        file_name = f"{self.stem}_{rows}{'' if include_top else '_no_top'}.h5"
+        return file_name, f"{KERAS_URL}{self.folder}/{file_name}", None
 
 
 def _resnet_files(name, top_md5, notop_md5):
@@ -57,6 +82,34 @@ IMAGENET = {
                                  "ed17cf2e0169df9d443503ef94b23b33"),
 }
 """Keras's ImageNet files by ``spec.keras_weights`` key; other families add theirs."""
+
+MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+"""The MobileNetV2 width multipliers Keras has ImageNet files for (1.3 and 1.4 at 224 only)."""
+IMAGENET.update({
+    f"mobilenetv2_{alpha}": SizedWeightFiles(
+        "mobilenet_v2", f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}",
+        sizes=(224,) if alpha > 1 else (96, 128, 160, 192, 224))
+    for alpha in MOBILENET_V2_ALPHAS
+})
+IMAGENET["xception"] = WeightFiles(
+    "xception", "xception_weights_tf_dim_ordering_tf_kernels.h5",
+    "0a58e3b7378bc2990ea3b43d5981f1f6", "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "b0042744bf5b25fce3cb969f33bebb97")
+IMAGENET["inceptionv3"] = WeightFiles(
+    "inception_v3", "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+    "9a0d58056eeedaa3f26cb7ebd46da564",
+    "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "bcbd6486424b2319ff4ef7d526e38f63")
+IMAGENET.update({
+    f"densenet{depth}": WeightFiles(
+        "densenet", f"densenet{depth}_weights_tf_dim_ordering_tf_kernels.h5", top_md5,
+        f"densenet{depth}_weights_tf_dim_ordering_tf_kernels_notop.h5", notop_md5)
+    for depth, top_md5, notop_md5 in (
+        (121, "9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
+        (169, "d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
+        (201, "1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"),
+    )
+})
 
 
 def validate(spec, weights, *, include_top, classes):
@@ -116,7 +169,8 @@ def check_file(weights, expected, model_name):
 def load(model, spec, weights, *, include_top):
     """Load ``weights`` ("imagenet" or a path) into ``model`` built from ``spec``."""
     if weights == "imagenet":
-        file_name, url, md5 = IMAGENET[spec.keras_weights].resolve(include_top)
+        file_name, url, md5 = IMAGENET[spec.keras_weights].resolve(
+            include_top, tuple(model.input_shape[1:3]))
         weights = keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=md5)
     try:
         model.load_weights(weights)

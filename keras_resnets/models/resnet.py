@@ -47,7 +47,8 @@ def _cifar_blocks_per_stage(depth, block):
         rule, examples = (("9n+2", CIFAR_BOTTLENECK_EXAMPLES) if per_block == 3
                           else ("6n+2", CIFAR_BASIC_EXAMPLES))
         raise ValueError(f"CIFAR ResNet depth with {block} blocks must be {rule} "
-                         f"({examples}, ...); got {depth}")
+                         f"({examples}, ...); got {depth} (ImageNet depths, stem='imagenet': "
+                         f"{', '.join(map(str, IMAGENET_LAYOUTS))})")
     return n
 
 

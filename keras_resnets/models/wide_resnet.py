@@ -45,15 +45,19 @@ def _kernels(block_type, deepening):
     return (3,) * deepening
 
 
-def groups_per_stage(depth, kernels):
-    """Blocks per group N, from depth = 3 * l * N + 4 (l convolutions per block)."""
-    per_group = 3 * len(kernels)
+def blocks_per_group(depth, convs_per_block=2):
+    """Blocks per group N from depth = 3 * l * N + 4, l the deepening factor (2 by default).
+
+    As in the paper's tables and code, N depends on l only, not on the block type:
+    WRN-40-2 has N = 6 blocks per group whether they are B(3,3) or B(1,3,1).
+    """
+    per_group = 3 * convs_per_block
     n, rest = divmod(depth - 4, per_group) if isinstance(depth, int) else (0, 1)
     if isinstance(depth, bool) or rest or n < 1:
-        rule = "6n+4 (10, 16, 22, 28, 40, ...)" if per_group == 6 else \
-            f"{per_group}n+4 ({', '.join(str(per_group * i + 4) for i in (1, 2, 3, 4))}, ...)"
-        raise ValueError(f"WideResNet depth must be {rule} for {len(kernels)} convolutions per "
-                         f"block; got {depth!r}")
+        examples = ", ".join(str(per_group * i + 4) for i in (1, 2, 3, 4, 6))
+        rule = f"{per_group}n+4 ({examples}, ...)"
+        raise ValueError(f"WideResNet depth must be {rule} for deepening l={convs_per_block}; "
+                         f"got {depth!r}")
     return n
 
 
@@ -61,7 +65,7 @@ def wide_resnet_spec(depth, width, *, dropout_rate=0.0, block_type="B(3,3)",
                      deepening=None) -> ResidualSpec:
     """The spec behind :func:`WideResNet` (same arguments)."""
     kernels = _kernels(block_type, deepening)
-    n = groups_per_stage(depth, kernels)
+    n = blocks_per_group(depth, deepening or 2)
     check_width("width", width)
     check_rate("dropout_rate", dropout_rate)
     options = {"kernels": kernels}
@@ -88,8 +92,8 @@ def WideResNet(depth, width, *, dropout_rate=0.0, block_type="B(3,3)", deepening
     """WRN-``depth``-``width`` exactly as in the paper.
 
     Args:
-        depth: total depth, 6n+4 for B(3,3) (10, 16, 22, 28, 40); in general
-            3 * l * n + 4 for l convolutions per block.
+        depth: 6n+4 (10, 16, 22, 28, 40) with n blocks per group, whatever the
+            block type (the paper's convention); 3 * l * n + 4 with ``deepening=l``.
         width: the widening factor k (groups of 16k, 32k, 64k channels).
         dropout_rate: dropout between the convolutions of each block (paper: 0.3).
         block_type: ``"B(3,3)"`` (default), ``"B(3,1,3)"``, ``"B(1,3,1)"``, ``"B(1,3)"``,

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set everything up, then train, export and verify a Wide ResNet on the offline digits data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export TF_CPP_MIN_LOG_LEVEL=2
+.venv/bin/keras-resnets demo "$@"
