@@ -10,6 +10,25 @@ Example::
 
 from keras_resnets import blocks, layers  # noqa: F401
 from keras_resnets.engine import build_model
+from keras_resnets.models.cliquenet import (
+    CliqueNet,
+    CliqueNetFromLayout,
+    CliqueNetS0,
+    CliqueNetS1,
+    CliqueNetS2,
+    CliqueNetS3,
+)
+from keras_resnets.models.deeplab import DeepLabV3
+from keras_resnets.models.densenet import (
+    DenseNet,
+    DenseNet121,
+    DenseNet161,
+    DenseNet169,
+    DenseNet201,
+    DenseNet264,
+)
+from keras_resnets.models.inception_v3 import InceptionV3
+from keras_resnets.models.mobilenet_v2 import MobileNetV2
 from keras_resnets.models.resnet import (
     ResNet,
     ResNet18,
@@ -27,6 +46,7 @@ from keras_resnets.models.resnet import (
 )
 from keras_resnets.models.resnext import ResNeXt, ResNeXt29, ResNeXt50, ResNeXt101
 from keras_resnets.models.wide_resnet import WideResNet, WideResNet50_2, WideResNet101_2
+from keras_resnets.models.xception import Xception
 from keras_resnets.registry import (
     count_macs,
     count_params,
@@ -43,6 +63,10 @@ __all__ = [
     "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNet200V2",
     "WideResNet", "WideResNet50_2", "WideResNet101_2",
     "ResNeXt", "ResNeXt29", "ResNeXt50", "ResNeXt101",
+    "DenseNet", "DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201", "DenseNet264",
+    "CliqueNet", "CliqueNetFromLayout", "CliqueNetS0", "CliqueNetS1", "CliqueNetS2",
+    "CliqueNetS3",
+    "MobileNetV2", "Xception", "InceptionV3", "DeepLabV3",
     "build_model", "create_model", "list_models", "count_params", "count_macs", "get_spec",
     "model_info",
 ]

@@ -237,7 +237,8 @@ def build_model(spec: NetworkSpec, *, include_top=True, weights=None, input_tens
     forward_kwargs = dict(include_top=include_top, pooling=pooling, classes=classes,
                           classifier_activation=classifier_activation,
                           features_only=features_only)
-    tally = count(spec, input_shape, **forward_kwargs)  # shape checks before any layer exists
+    # shape and option checks of the whole network, before any layer exists
+    tally = count(spec, input_shape, drop_path_rate=drop_path_rate, **forward_kwargs)
     W.check_file(weights, tally.total, spec.name)
     inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)
     outputs = spec.forward(inputs, drop_path_rate=drop_path_rate, **forward_kwargs)

@@ -247,7 +247,8 @@ class Multiply(Recipe):
         return keras.layers.Multiply(name=self.name)
 
     def output_shape(self, shapes):
-        return max(shapes, key=lambda s: (s[0] or 0) * (s[1] or 0))
+        # The feature map, not a broadcast 1x1 gate, even where the map's size is unknown.
+        return max(shapes, key=lambda s: (tuple(s[:2]) != (1, 1), (s[0] or 0) * (s[1] or 0)))
 
 
 class Concat(Recipe):

@@ -1,11 +1,11 @@
 """Every registered residual-family model: builds, counts, runs, trains and round-trips."""
 
-import keras
 import importlib.util
 import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 

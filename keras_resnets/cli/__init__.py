@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("models",)
+COMMAND_MODULES = ("models", "export", "train", "tune")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,188 @@
+"""Dense-family benchmarks on the CPU (not tests).
+
+1. Inference throughput of DenseNet121/169/201 against keras.applications, in one run:
+   the two models of a pair are timed in alternation (same process, same inputs, same
+   ``predict_on_batch`` path) and the ratio ours / keras is reported (goal: >= 1.0).
+2. Training-step time and peak memory of DenseNet-BC-100-12 and CliqueNet T=12 k=36 at
+   batch 64 on 32x32 inputs. Each model trains in its own subprocess, so its peak resident
+   memory (``ru_maxrss``) is its own; "activations" is the growth of that peak over the
+   memory held once the model is built and compiled.
+
+Results go to ``benchmarks/results/dense_inference.{md,json}`` and
+``dense_training.{md,json}`` with the machine description (``common.write_results``).
+
+Usage::
+
+    python benchmarks/bench_dense.py                    # both parts
+    python benchmarks/bench_dense.py --part inference --batch 8 --rounds 5
+    python benchmarks/bench_dense.py --part training --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import write_results  # noqa: E402
+
+INFERENCE_MODELS = ("DenseNet121", "DenseNet169", "DenseNet201")
+TRAINING_MODELS = ("densenet-bc-100-12", "cliquenet-12-36")
+
+
+def _rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mib() -> float:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return _rss_mib()
+
+
+def bench_inference(batch, size, rounds, warmup, models):
+    import keras
+    import numpy as np
+
+    import keras_resnets as kr
+
+    x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")
+    rows = []
+    for name in models:
+        reference = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
+        ours = getattr(kr, name)(input_shape=(size, size, 3))
+        ours.set_weights(reference.get_weights())
+        pair = {"ours": ours, "keras": reference}
+        for model in pair.values():
+            for _ in range(warmup):
+                model.predict_on_batch(x)
+        times = {key: [] for key in pair}
+        for i in range(rounds):
+            order = ("ours", "keras") if i % 2 == 0 else ("keras", "ours")
+            for key in order:
+                start = time.perf_counter()
+                pair[key].predict_on_batch(x)
+                times[key].append(time.perf_counter() - start)
+        median = {key: statistics.median(value) for key, value in times.items()}
+        rows.append({
+            "model": name,
+            "images/s (ours)": f"{batch / median['ours']:.2f}",
+            "images/s (keras)": f"{batch / median['keras']:.2f}",
+            "throughput ratio": f"{median['keras'] / median['ours']:.3f}",
+        })
+        print(rows[-1], flush=True)
+        del ours, reference, pair
+        keras.backend.clear_session()
+    return rows
+
+
+def train_one(name, batch, steps, warmup):
+    """Runs in a subprocess: time ``steps`` training steps of ``name``; print JSON."""
+    import keras
+    import numpy as np
+
+    import keras_resnets as kr
+
+    baseline = _current_rss_mib()
+    model = kr.create_model(name, input_shape=(32, 32, 3), classes=10)
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+                  loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, size=(batch,))
+    built = _current_rss_mib()
+    model.train_on_batch(x, y)  # traces the train function
+    for _ in range(warmup):
+        model.train_on_batch(x, y)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    peak = _rss_mib()
+    return {
+        "model": name, "batch": batch, "params": model.count_params(),
+        "step_s_median": statistics.median(times), "step_s_min": min(times),
+        "img_per_s": batch / statistics.median(times),
+        "peak_rss_mib": peak, "model_rss_mib": built - baseline,
+        "activations_mib": peak - built,
+        "backend": keras.backend.backend(),
+    }
+
+
+def bench_training(batch, steps, warmup, models):
+    rows = []
+    for name in models:
+        command = [sys.executable, __file__, "--train-one", name, "--batch", str(batch),
+                   "--steps", str(steps), "--warmup", str(warmup)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise RuntimeError(f"training benchmark of {name} failed:\n{result.stderr[-3000:]}")
+        row = json.loads(result.stdout.strip().splitlines()[-1])
+        rows.append({
+            "model": name, "parameters": f"{row['params']:,}",
+            "step ms (median)": f"{row['step_s_median'] * 1e3:.0f}",
+            "step ms (min)": f"{row['step_s_min'] * 1e3:.0f}",
+            "images/s": f"{row['img_per_s']:.1f}",
+            "peak RSS MiB": f"{row['peak_rss_mib']:.0f}",
+            "training growth MiB": f"{row['activations_mib']:.0f}",
+        })
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "inference", "training"), default="all")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size (default: 8 for inference, 64 for training)")
+    parser.add_argument("--size", type=int, default=224, help="inference input size")
+    parser.add_argument("--rounds", type=int, default=5, help="timed inference rounds")
+    parser.add_argument("--steps", type=int, default=5, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--models", nargs="*", default=None)
+    parser.add_argument("--train-one", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.train_one:
+        print(json.dumps(train_one(args.train_one, args.batch or 64, args.steps, args.warmup)))
+        return
+
+    if args.part in ("all", "inference"):
+        batch = args.batch or 8
+        rows = bench_inference(batch, args.size, args.rounds, args.warmup,
+                               args.models or INFERENCE_MODELS)
+        path = write_results(
+            "dense_inference", rows, list(rows[0]),
+            f"DenseNet against keras.applications: batch {batch}, {args.size}x{args.size}, "
+            f"`predict_on_batch`, median of {args.rounds} alternating rounds after "
+            f"{args.warmup} warm-up calls; ratio = keras time / our time (>= 1.0: ours is as "
+            "fast). The models are the same graph, so the ratio is 1.0 up to timing noise.")
+        print(path.read_text())
+    if args.part in ("all", "training"):
+        batch = args.batch or 64
+        rows = bench_training(batch, args.steps, args.warmup, args.models or TRAINING_MODELS)
+        path = write_results(
+            "dense_training", rows, list(rows[0]),
+            f"`train_on_batch`, batch {batch}, 32x32x3, 10 classes, SGD Nesterov 0.9; median "
+            f"of {args.steps} steps after the traced step and {args.warmup} warm-up steps; each "
+            "model in its own process. Peak RSS is the process's peak resident memory "
+            "(ru_maxrss); training growth is that peak minus the memory held once the model "
+            "was built and compiled (activations, gradients, optimizer slots).")
+        print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()

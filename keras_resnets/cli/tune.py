@@ -1,0 +1,156 @@
+"""``keras-resnets tune``: a Keras Tuner search over depth and width under a parameter budget.
+
+Example::
+
+    keras-resnets tune --family wrn --budget 1.5M --dataset cifar10 --oracle bayesian \\
+        --max-trials 20 --epochs 15 --dir runs/tune
+    keras-resnets tune --family wrn --budget 1.5M --mode iso --list     # the feasible set only
+
+    # distributed (Keras Tuner's chief/worker mode), the same command on every machine:
+    keras-resnets tune ... --dir /shared/tune --chief --oracle-ip 10.0.0.1 --oracle-port 8000
+    keras-resnets tune ... --dir /shared/tune --worker --oracle-ip 10.0.0.1 --oracle-port 8000
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _int_list(text):
+    try:
+        return [int(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise ValueError(f"expected comma-separated integers such as '10,16,22'; "
+                         f"got {text!r}") from None
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "tune", help="search depth and width at a fixed parameter budget (Keras Tuner)",
+        description="Keras Tuner search over the depth and width of a residual family, "
+                    "restricted to the configurations whose parameter count lies within "
+                    "--tolerance below --budget. Prints one line per trial and the results "
+                    "table at the end; writes results.csv, results.png and best_model.keras "
+                    "into --dir. Rerunning the same command resumes an interrupted search.")
+    space = parser.add_argument_group("search space")
+    space.add_argument("--family", required=True,
+                       help="wrn, resnet, resnext or densenet-bc")
+    space.add_argument("--budget", required=True,
+                       help="trainable parameters: 1500000, 1.5M, 800k")
+    space.add_argument("--tolerance", type=float, default=0.1,
+                       help="admit counts down to (1 - tolerance) * budget (default 0.1)")
+    space.add_argument("--mode", default="grid",
+                       help="grid: integer widths from --widths; iso: the width solved per "
+                            "depth to meet the budget (default grid)")
+    space.add_argument("--depths", help="comma-separated depths, e.g. 10,16,22,28")
+    space.add_argument("--widths", help="comma-separated integer widths (grid mode): WRN k, "
+                                        "ResNet multiplier, ResNeXt d, DenseNet growth rate")
+    space.add_argument("--cardinalities", help="ResNeXt cardinalities, e.g. 2,4,8")
+    space.add_argument("--list", action="store_true",
+                       help="print the feasible configurations and exit (no training)")
+    search = parser.add_argument_group("search")
+    search.add_argument("--oracle", default="random",
+                        help="random, grid, bayesian or hyperband (default random)")
+    search.add_argument("--max-trials", type=int, default=10,
+                        help="trials at most (Hyperband: set by --epochs and --factor)")
+    search.add_argument("--epochs", type=int, default=10,
+                        help="epochs per trial (Hyperband: the most epochs of a trial)")
+    search.add_argument("--objective", default="val_accuracy",
+                        help="metric to optimise: val_accuracy (default) or val_loss")
+    search.add_argument("--factor", type=int, default=3, help="Hyperband reduction factor")
+    search.add_argument("--initial-points", type=int, default=None,
+                        help="random trials before Bayesian optimisation models (default 3)")
+    search.add_argument("--seed", type=int, default=None)
+    search.add_argument("--dir", default="runs/tune",
+                        help="search directory (default runs/tune); a directory holding "
+                             "another search is refused")
+    search.add_argument("--overwrite", action="store_true",
+                        help="discard what --dir holds and start afresh")
+    training = parser.add_argument_group("training of each trial")
+    training.add_argument("--dataset", default="digits",
+                          help="digits (offline) or a tensorflow-datasets name (cifar10, ...)")
+    training.add_argument("--recipe", default=None,
+                          help="training recipe (default: the family's: wrn, resnet-cifar, "
+                               "densenet; 'fast' for quick runs)")
+    training.add_argument("--batch-size", type=int, default=None,
+                          help="default: the recipe's")
+    training.add_argument("--train-split", default=None)
+    training.add_argument("--val-split", default=None,
+                          help="split that scores the trials (default: the held-out split)")
+    training.add_argument("--train-samples", type=int, default=None,
+                          help="cap the training examples per epoch (quick runs)")
+    training.add_argument("--val-samples", type=int, default=None,
+                          help="cap the validation examples")
+    training.add_argument("--no-jit", action="store_true",
+                          help="no XLA compilation (faster for tiny models on CPU)")
+    training.add_argument("--eager", action="store_true",
+                          help="run trials eagerly, no graph tracing (faster only for a few "
+                               "steps of tiny models: smoke tests)")
+    dist = parser.add_argument_group("distributed search (Keras Tuner chief/worker)")
+    role = dist.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true",
+                      help="serve the oracle at --oracle-ip:--oracle-port and write the results")
+    role.add_argument("--worker", action="store_true", help="run trials for the chief")
+    dist.add_argument("--oracle-ip", default=None,
+                      help="the chief's address (default $KERASTUNER_ORACLE_IP)")
+    dist.add_argument("--oracle-port", default=None,
+                      help="the chief's port (default $KERASTUNER_ORACLE_PORT)")
+    dist.add_argument("--tuner-id", default=None,
+                      help="this worker's id (default $KERASTUNER_TUNER_ID or worker-<host>-<pid>)")
+    parser.add_argument("--quiet", action="store_true", help="print only the results table")
+    parser.set_defaults(func=tune_command)
+
+
+def _space_arguments(args):
+    return dict(
+        tolerance=args.tolerance, mode=args.mode,
+        depths=_int_list(args.depths) if args.depths else None,
+        widths=_int_list(args.widths) if args.widths else None,
+        cardinalities=_int_list(args.cardinalities) if args.cardinalities else None)
+
+
+def list_command(args):
+    from keras_resnets import data, tuning
+
+    info = data.dataset_info(args.dataset)
+    configs = tuning.feasible_configs(args.family, args.budget, input_shape=info.input_shape,
+                                      classes=info.num_classes, **_space_arguments(args))
+    resnext = configs[0].cardinality is not None
+    rows = [("config", "depth", "width") + (("cardinality",) if resnext else ())
+            + ("params", "MACs")]
+    rows += [(c.key, str(c.depth), tuning._format_width(c.width))
+             + ((str(c.cardinality),) if resnext else ()) + (f"{c.params:,}", f"{c.macs:,}")
+             for c in configs]
+    sizes = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(v.ljust(s) if i == 0 else v.rjust(s)
+                        for i, (v, s) in enumerate(zip(row, sizes, strict=True))))
+    budget = tuning.parse_budget(args.budget)
+    print(f"{len(configs)} configurations of {args.family} within "
+          f"[{math.ceil((1 - args.tolerance) * budget):,}, {budget:,}] parameters for "
+          f"{info.name} "
+          f"({info.num_classes} classes)")
+    return 0
+
+
+def tune_command(args):
+    from keras_resnets import tuning
+
+    if args.list:
+        return list_command(args)
+    role = "chief" if args.chief else "worker" if args.worker else None
+    result = tuning.run_search(
+        args.family, args.budget, dataset=args.dataset, oracle=args.oracle,
+        max_trials=args.max_trials, epochs=args.epochs, directory=args.dir,
+        recipe=args.recipe, batch_size=args.batch_size, objective=args.objective,
+        seed=args.seed, overwrite=args.overwrite, train_split=args.train_split,
+        val_split=args.val_split, train_samples=args.train_samples,
+        val_samples=args.val_samples, factor=args.factor,
+        num_initial_points=args.initial_points, jit_compile=False if args.no_jit else "auto",
+        run_eagerly=args.eager,
+        role=role, tuner_id=args.tuner_id, oracle_ip=args.oracle_ip,
+        oracle_port=args.oracle_port, verbose=0 if args.quiet else 1,
+        **_space_arguments(args))
+    if args.quiet and result.rows:
+        print(tuning.format_results(result.rows, result.tuner.hypermodel.family))
+    return 0

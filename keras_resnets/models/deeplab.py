@@ -1,0 +1,149 @@
+"""DeepLabV3 (Chen et al., 2017): semantic segmentation with atrous spatial pyramid pooling.
+
+Any registered residual network is the backbone. Its last stages trade their strides
+for dilation (:meth:`~keras_resnets.engine.ResidualSpec.with_output_stride`), so the
+features keep 1/16 or 1/8 of the input resolution; ASPP (:func:`keras_resnets.blocks.aspp`)
+and a 3x3 conv -> BN -> ReLU -> 1x1 classifier follow, and the class scores are
+resized bilinearly to the input resolution: the output is ``(height, width, classes)``,
+a softmax over the classes per pixel by default.
+
+Example::
+
+    model = DeepLabV3("resnet50", classes=21, output_stride=16, input_shape=(512, 512, 3))
+    model = keras_resnets.create_model("deeplabv3-resnet101", output_stride=8)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from keras_resnets import blocks as B
+from keras_resnets import primitives as P
+from keras_resnets.engine import NetworkSpec, ResidualSpec, build_model
+from keras_resnets.models._common import check_rate
+from keras_resnets.registry import get_spec, register_family
+
+OUTPUT_STRIDES = (8, 16, 32)
+ATROUS_RATES = {8: (12, 24, 36), 16: (6, 12, 18), 32: (3, 6, 9)}
+"""ASPP rates per output stride (the paper's 6-12-18 at 16, doubled at 8)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DeepLabSpec(NetworkSpec):
+    """A dilated residual backbone -> ASPP -> 3x3 conv -> 1x1 classifier -> resize."""
+
+    name: str
+    backbone: ResidualSpec
+    output_stride: int = 16
+    atrous_rates: tuple = ATROUS_RATES[16]
+    aspp_filters: int = 256
+    aspp_dropout: float = 0.1
+    style: B.Style = B.DEFAULT_STYLE
+    default_input_shape: tuple = (512, 512, 3)
+    default_classes: int = 21
+    keras_weights: str | None = None
+
+    def features(self, x, *, drop_path_rate=0.0):
+        return self.backbone.features(x, drop_path_rate=drop_path_rate)
+
+    def check_input(self, x):
+        height, width = B.spatial(x)
+        if height is None or width is None:
+            raise ValueError(f"{self.name} needs a known input size to resize its output to; "
+                             f"got {height}x{width}. Pass input_shape, e.g. (512, 512, 3)")
+        if height % self.output_stride or width % self.output_stride:
+            raise ValueError(f"{self.name}: the input height and width must be multiples of "
+                             f"output_stride={self.output_stride}; got {height}x{width} "
+                             f"(e.g. {height // self.output_stride * self.output_stride or 512}"
+                             f"x{width // self.output_stride * self.output_stride or 512})")
+        return height, width
+
+    def forward(self, x, *, include_top=True, pooling=None, classes=None,
+                classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
+        size = self.check_input(x)
+        stage_outputs, last = self.features(x, drop_path_rate=drop_path_rate)
+        if features_only:
+            return stage_outputs
+        y = B.aspp(last, self.aspp_filters, self.atrous_rates, name="aspp", style=self.style,
+                   dropout_rate=self.aspp_dropout)
+        y = B.conv_bn_act(y, self.aspp_filters, 3, name="head", style=self.style)
+        if not include_top:
+            return super().head(y, include_top=False, pooling=pooling, classes=classes,
+                                classifier_activation=classifier_activation)
+        classes = self.default_classes if classes is None else classes
+        y = P.Conv(classes, 1, use_bias=True, dtype="float32", name="logits")(y)
+        y = P.Resize(size, name="upsample")(y)
+        return P.Act(classifier_activation or "linear", dtype="float32", name="predictions")(y)
+
+
+def deeplab_spec(backbone="resnet50", *, output_stride=16, atrous_rates=None, aspp_filters=256,
+                 aspp_dropout=0.1, **backbone_options) -> DeepLabSpec:
+    """The spec behind :func:`DeepLabV3`; ``backbone_options`` go to the backbone's family
+    (e.g. ``se_ratio=0.25`` for ``"resnet50"``)."""
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))} "
+                         f"(the backbone's downsampling, stopped by dilation); got "
+                         f"{output_stride!r}")
+    if isinstance(backbone, ResidualSpec):
+        base, label = backbone, backbone.name
+    elif isinstance(backbone, str):
+        base, label = get_spec(backbone, **backbone_options), backbone.strip().lower()
+    else:
+        raise ValueError(f"backbone must be a residual model name such as 'resnet50', "
+                         f"'resnet101', 'resnext50-32x4d' or 'wide-resnet50-2', or a ResidualSpec; "
+                         f"got {backbone!r}")
+    if not isinstance(base, ResidualSpec):
+        raise ValueError(f"backbone must be a residual network (ResNet, ResNeXt, Wide ResNet, "
+                         f"...) that the residual engine builds; {label!r} is a "
+                         f"{type(base).__name__}. Try 'resnet50' or 'resnet101'")
+    rates = tuple(ATROUS_RATES[output_stride] if atrous_rates is None else atrous_rates)
+    if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+        raise ValueError(f"atrous_rates must be positive integers, e.g. (6, 12, 18); "
+                         f"got {atrous_rates!r}")
+    if isinstance(aspp_filters, bool) or not isinstance(aspp_filters, int) or aspp_filters < 1:
+        raise ValueError(f"aspp_filters must be a positive integer (e.g. 256); "
+                         f"got {aspp_filters!r}")
+    check_rate("aspp_dropout", aspp_dropout)
+    try:
+        dilated = base.with_output_stride(output_stride)
+    except ValueError as error:
+        raise ValueError(f"output_stride={output_stride} does not fit the backbone: {error}; "
+                         "use an ImageNet-stem backbone such as 'resnet50'") from None
+    return DeepLabSpec(name=f"deeplabv3-{label}", backbone=dilated, output_stride=output_stride,
+                       atrous_rates=rates, aspp_filters=aspp_filters, aspp_dropout=aspp_dropout)
+
+
+def DeepLabV3(backbone="resnet50", *, classes=21, output_stride=16, input_shape=None,
+              atrous_rates=None, aspp_filters=256, aspp_dropout=0.1, **kwargs):
+    """DeepLabV3 for semantic segmentation: per-pixel class scores at input resolution.
+
+    Args:
+        backbone: a registered residual model name (``"resnet50"``, ``"resnet101"``,
+            ``"resnext50-32x4d"``, ``"wide-resnet50-2"``, ...) or a :class:`ResidualSpec`.
+        classes: number of classes (21 for PASCAL VOC).
+        output_stride: 16 (the last stage dilated by 2), 8 (the last two by 2 and 4) or
+            32 (no dilation); the input height and width must be multiples of it.
+        input_shape: a fixed ``(height, width, channels)``; default ``(512, 512, 3)``, or
+            the shape of ``input_tensor``.
+        atrous_rates: the ASPP rates; default (6, 12, 18) at output stride 16,
+            (12, 24, 36) at 8, (3, 6, 9) at 32.
+        aspp_filters: width of ASPP and of the head (256).
+        aspp_dropout: dropout after the ASPP projection.
+        **kwargs: ``include_top`` (False: the 256-channel head features at output stride),
+            ``weights`` (a file), ``input_tensor``, ``pooling``, ``classifier_activation``
+            (softmax per pixel; ``None`` for logits), ``name``, ``drop_path_rate``,
+            ``features_only`` (the backbone's stage outputs ``C2``-``C5``).
+    """
+    spec = deeplab_spec(backbone, output_stride=output_stride, atrous_rates=atrous_rates,
+                        aspp_filters=aspp_filters, aspp_dropout=aspp_dropout)
+    return build_model(spec, classes=classes, input_shape=input_shape, **kwargs)
+
+
+def _from_name(match, **options):
+    return deeplab_spec(match.group(1), **options)
+
+
+register_family(
+    "deeplabv3", r"deeplabv3-(.+)", _from_name, ["deeplabv3-resnet50", "deeplabv3-resnet101"],
+    "Chen, Papandreou, Schroff, Adam: Rethinking Atrous Convolution for Semantic Image "
+    "Segmentation, arXiv:1706.05587 (2017)")

@@ -1,0 +1,137 @@
+"""MobileNetV2 (Sandler et al., 2018): inverted residuals with linear bottlenecks.
+
+Layer for layer identical to keras.applications ``MobileNetV2`` (same layer names, order
+and weight shapes), so Keras's ImageNet files load for every width multiplier ``alpha``
+Keras ships (0.35, 0.5, 0.75, 1.0, 1.3, 1.4). The network is data: a table of
+``(expansion, channels, repeats, stride)`` rows run through
+:func:`keras_resnets.blocks.inverted_residual_block`. It is not a
+:class:`~keras_resnets.engine.ResidualSpec` because Keras numbers the blocks globally
+(``block_1`` ... ``block_16``), and compatibility needs those names.
+
+Example::
+
+    model = MobileNetV2(alpha=0.35, input_shape=(96, 96, 3), classes=10)
+    keras_resnets.count_params("mobilenetv2-1.0")   # ParamCount(trainable=3504872, total=3538984)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from keras_resnets import blocks as B
+from keras_resnets import primitives as P
+from keras_resnets.engine import NetworkSpec, build_model
+from keras_resnets.models._common import check_width
+from keras_resnets.registry import register_family
+from keras_resnets.weights import MOBILENET_V2_ALPHAS
+
+LAYOUT = (
+    # expansion t, output channels c, repeats n, first stride s (Sandler et al., Table 2)
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+
+def make_divisible(value, divisor=8, min_value=None):
+    """Round ``value`` to a multiple of ``divisor``, never more than 10% down (the
+    channel rule of MobileNetV2's reference code and keras.applications)."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+@dataclasses.dataclass(frozen=True)
+class MobileNetV2Spec(NetworkSpec):
+    """Conv 3x3/2 -> 17 inverted residual blocks (``layout``) -> conv 1x1 -> head."""
+
+    name: str
+    alpha: float = 1.0
+    layout: tuple = LAYOUT
+    style: B.Style = B.KERAS_MOBILENET_STYLE
+    default_input_shape: tuple = (224, 224, 3)
+    default_classes: int = 1000
+    keras_weights: str | None = None
+
+    @property
+    def num_blocks(self):
+        return sum(row[2] for row in self.layout)
+
+    def features(self, x, *, drop_path_rate=0.0):
+        style = self.style
+        x = P.Conv(make_divisible(32 * self.alpha), 3, 2, padding="same", name="Conv1")(x)
+        x = B.batch_norm(x, name="bn_Conv1", style=style)
+        x = P.Act("relu6", name="Conv1_relu")(x)
+        levels, index, stride = {}, 0, 2
+        for expansion, filters, repeats, first_stride in self.layout:
+            if first_stride > 1:
+                levels[int(math.log2(stride))] = x  # the last map at this resolution
+            stride *= first_stride
+            for i in range(repeats):
+                x = B.inverted_residual_block(
+                    x, make_divisible(int(filters * self.alpha)), first_stride if i == 0 else 1,
+                    name=f"block_{index}" if index else "expanded_conv", style=style,
+                    expansion=expansion,
+                    drop_rate=drop_path_rate * index / max(self.num_blocks - 1, 1))
+                index += 1
+        last = make_divisible(1280 * self.alpha) if self.alpha > 1.0 else 1280
+        x = P.Conv(last, 1, padding="valid", name="Conv_1")(x)
+        x = B.batch_norm(x, name="Conv_1_bn", style=style)
+        x = P.Act("relu6", name="out_relu")(x)
+        levels[int(math.log2(stride))] = x
+        return {f"C{level}": y for level, y in levels.items() if level >= 2}, x
+
+
+def _alpha_name(alpha):
+    return str(float(alpha))  # 0.35, 0.5, 1.0: as in Keras's file names
+
+
+def mobilenet_v2_spec(alpha=1.0) -> MobileNetV2Spec:
+    """The spec behind :func:`MobileNetV2`."""
+    check_width("alpha", alpha)
+    alpha = float(alpha)
+    return MobileNetV2Spec(
+        name=f"mobilenetv2-{_alpha_name(alpha)}",
+        alpha=alpha,
+        keras_weights=f"mobilenetv2_{alpha}" if alpha in MOBILENET_V2_ALPHAS else None,
+    )
+
+
+def MobileNetV2(alpha=1.0, *, weights=None, **kwargs):
+    """MobileNetV2, layer for layer as keras.applications ``MobileNetV2``.
+
+    Args:
+        alpha: width multiplier of every layer (the last 1x1 conv grows only when
+            ``alpha > 1``). ``weights="imagenet"`` needs one of 0.35, 0.5, 0.75, 1.0,
+            1.3, 1.4, and loads Keras's file for the input size (96, 128, 160, 192 or 224;
+            other sizes get the 224 file with a warning, as in Keras).
+        weights: ``None``, ``"imagenet"`` or the path of a weights file.
+        **kwargs: the other keras.applications arguments (``include_top``,
+            ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
+            ``classifier_activation``, ``name``) plus ``drop_path_rate`` (stochastic
+            depth on the residual blocks) and ``features_only``.
+    """
+    spec = mobilenet_v2_spec(alpha)
+    if weights == "imagenet" and spec.keras_weights is None:
+        raise ValueError(f"MobileNetV2 alpha must be one of "
+                         f"{', '.join(map(str, MOBILENET_V2_ALPHAS))} for weights='imagenet' "
+                         f"(the widths Keras has ImageNet files for); got alpha={alpha!r}")
+    return build_model(spec, weights=weights, **kwargs)
+
+
+def _from_name(match, **options):
+    return mobilenet_v2_spec(float(match.group(1)), **options)
+
+
+register_family(
+    "mobilenetv2", r"mobilenetv2-(\d+(?:\.\d+)?)", _from_name,
+    [f"mobilenetv2-{_alpha_name(a)}" for a in MOBILENET_V2_ALPHAS],
+    "Sandler, Howard, Zhu, Zhmoginov, Chen: MobileNetV2: Inverted Residuals and Linear "
+    "Bottlenecks, CVPR 2018 (arXiv:1801.04381)",
+    # ImageNet top-1 error (%), Sandler et al. 2018, Table 4 (224x224).
+    {"mobilenetv2-1.0": "28.0", "mobilenetv2-1.4": "25.3"})

@@ -1,0 +1,420 @@
+"""Recipes, weight decay, precision, strategies, run directories, resume, CLI and demo."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_resnets import data, training
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def tiny_model(batch_norm=True, input_shape=(32, 32, 3), classes=10):
+    """Two conv-BN-ReLU layers, global pooling, a float32 softmax classifier."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for filters in (8, 16):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same",
+                                use_bias=not batch_norm)(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+# --- recipes and schedules ---------------------------------------------------------------
+
+
+def test_recipe_table():
+    assert training.list_recipes() == ["cliquenet", "densenet", "fast", "resnet-cifar", "wrn"]
+    wrn = training.get_recipe("wrn")
+    assert (wrn.learning_rate, wrn.momentum, wrn.nesterov, wrn.weight_decay, wrn.batch_size,
+            wrn.epochs, wrn.milestones, wrn.decay_factor) == \
+        (0.1, 0.9, True, 5e-4, 128, 200, (60, 120, 160), 0.2)
+    resnet = training.get_recipe("resnet-cifar")
+    assert (resnet.steps, resnet.milestones, resnet.weight_decay, resnet.nesterov) == \
+        (64_000, (32_000, 48_000), 1e-4, False)
+    densenet, clique = training.get_recipe("densenet"), training.get_recipe("cliquenet")
+    assert (densenet.epochs, densenet.batch_size, densenet.milestones, densenet.weight_decay,
+            densenet.nesterov) == (300, 64, (150, 225), 1e-4, True)
+    same = ("learning_rate", "batch_size", "epochs", "milestones", "weight_decay", "nesterov")
+    assert all(getattr(clique, k) == getattr(densenet, k) for k in same)
+    assert clique.augment is False and "CVPR 2018" in clique.reference
+    fast = training.get_recipe("fast")
+    assert (fast.schedule, fast.label_smoothing, fast.warmup_epochs) == ("cosine", 0.1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        wrn.learning_rate = 1.0
+    with pytest.raises(ValueError, match=r"recipe must be one of cliquenet, densenet, fast, "
+                                         r"resnet-cifar, wrn; got 'adam'"):
+        training.get_recipe("adam")
+
+
+@pytest.mark.backend_agnostic
+def test_wrn_schedule_at_paper_length_and_scaled():
+    wrn = training.get_recipe("wrn")
+    spe = 391
+    steps = [60 * spe - 1, 60 * spe, 120 * spe - 1, 120 * spe, 160 * spe, 200 * spe - 1]
+    np.testing.assert_allclose(wrn.learning_rates(200, spe, steps),
+                               [0.1, 0.02, 0.02, 0.004, 0.0008, 0.0008], rtol=1e-6)
+    # 20 epochs: milestones 6, 12, 16
+    assert wrn.boundaries(20, 10) == [60, 120, 160]
+    np.testing.assert_allclose(wrn.learning_rates(20, 10, [0, 59, 60, 119, 120, 160]),
+                               [0.1, 0.1, 0.02, 0.02, 0.004, 0.0008], rtol=1e-6)
+
+
+@pytest.mark.backend_agnostic
+def test_resnet_cifar_counts_iterations():
+    recipe = training.get_recipe("resnet-cifar")
+    assert recipe.default_epochs(391) == 164  # 64k iterations at 391 per epoch
+    assert recipe.boundaries(164, 391, explicit_epochs=False) == [32_000, 48_000]
+    np.testing.assert_allclose(
+        recipe.learning_rates(164, 391, [31_999, 32_000, 47_999, 48_000], explicit_epochs=False),
+        [0.1, 0.01, 0.01, 0.001], rtol=1e-6)
+    assert recipe.boundaries(10, 100) == [500, 750]  # a shorter run keeps 50% and 75%
+
+
+@pytest.mark.backend_agnostic
+def test_densenet_schedule_scaled_to_30_epochs():
+    recipe = training.get_recipe("densenet")
+    assert recipe.boundaries(300, 782) == [150 * 782, 225 * 782]
+    assert recipe.boundaries(30, 782) == [15 * 782, int(round(22.5 * 782))]
+    np.testing.assert_allclose(recipe.learning_rates(30, 782)[::5], [0.1, 0.1, 0.1, 0.01, 0.01,
+                                                                     0.001], rtol=1e-6)
+
+
+@pytest.mark.backend_agnostic
+def test_fast_warmup_then_cosine():
+    fast = training.get_recipe("fast")
+    # 10 epochs x 10 steps: linear warm-up from 0.1/20 to 0.1 over 20 steps, then cosine to 0
+    lrs = fast.learning_rates(10, 10, [0, 10, 20, 60, 100])
+    np.testing.assert_allclose(lrs, [0.005, 0.0525, 0.1, 0.05, 0.0], atol=1e-7)
+
+
+# --- weight decay --------------------------------------------------------------------------
+
+
+def _zero_data_loss(y_true, y_pred):
+    return 0.0 * keras.ops.sum(y_pred)
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("momentum, nesterov, factor", [(0.0, False, 1.0), (0.9, True, 1.9)])
+def test_weight_decay_is_coupled_l2_on_kernels_only(momentum, nesterov, factor):
+    keras.utils.set_random_seed(0)
+    model = tiny_model(batch_norm=True)
+    model.get_layer(index=-1).bias.assign(np.full(10, 0.5, "float32"))
+    decayed = training.apply_weight_decay(model, 5e-4)
+    kernels = [v.path for v in model.trainable_variables if v.path.endswith("kernel")]
+    assert sorted(decayed) == sorted(kernels) and len(decayed) == 3
+    squares = sum(float(np.sum(np.square(v.numpy()))) for v in model.trainable_variables
+                  if v.path in decayed)
+    np.testing.assert_allclose(float(sum(keras.ops.convert_to_numpy(x) for x in model.losses)),
+                               0.5 * 5e-4 * squares, rtol=1e-5)
+
+    lr = 0.1
+    model.compile(keras.optimizers.SGD(lr, momentum=momentum, nesterov=nesterov),
+                  loss=_zero_data_loss)
+    before = {v.path: v.numpy().copy() for v in model.trainable_variables}
+    model.train_on_batch(np.random.rand(4, 32, 32, 3).astype("float32"), np.zeros(4))
+    for v in model.trainable_variables:
+        if v.path in decayed:  # w <- w - lr * wd * w (1.9x: Nesterov's first step)
+            shrink = factor * lr * 5e-4
+            np.testing.assert_allclose(v.numpy(), before[v.path] * (1 - shrink), rtol=2e-7)
+            ratio = (before[v.path] - v.numpy()) / before[v.path]
+            assert np.median(ratio) == pytest.approx(shrink, rel=1e-3)
+        else:  # BN gamma/beta, dense bias: untouched
+            np.testing.assert_array_equal(v.numpy(), before[v.path])
+
+
+def test_weight_decay_rejects_negative():
+    with pytest.raises(ValueError, match=r"weight_decay must be a number >= 0.*got -0.1"):
+        training.apply_weight_decay(tiny_model(), -0.1)
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp("runs") / "tiny")
+    result = training.train(tiny_model, dataset="digits", recipe="fast", epochs=2,
+                            batch_size=128, run_dir=run_dir, verbose=0)
+    return result
+
+
+def test_run_directory_is_complete(finished_run):
+    run_dir = finished_run.run_dir
+    names = sorted(os.listdir(run_dir))
+    assert names == ["best.keras", "config.json", "curves.png", "history.csv", "history.json",
+                     "last.keras", "metrics.json"]  # no temp files, backup removed
+    config = json.load(open(os.path.join(run_dir, "config.json")))
+    run = config["run"]
+    assert (run["epochs"], run["batch_size"], run["steps_per_epoch"]) == (2, 128, 12)
+    assert run["recipe"]["name"] == "fast" and run["dataset"]["splits"]["test"] == 360
+    assert config["environment"]["backend"] == keras.backend.backend()
+    lines = open(os.path.join(run_dir, "history.csv")).read().splitlines()
+    header = lines[0].split(",")
+    assert header[:2] == ["epoch", "lr"] and header[-1] == "time_s"
+    assert {"loss", "accuracy", "xent", "val_loss", "val_accuracy", "val_xent"} <= set(header)
+    assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
+    expected_lr = training.get_recipe("fast").learning_rates(2, 12)
+    np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], expected_lr,
+                               rtol=1e-6)
+    with open(os.path.join(run_dir, "curves.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert oct(os.stat(os.path.join(run_dir, "metrics.json")).st_mode & 0o777) != "0o600"
+
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    last = keras.saving.load_model(os.path.join(run_dir, "last.keras"))
+    x_test, y_test = data.load_digits_arrays("test")
+    info = data.dataset_info("digits")
+    x = (x_test / 255.0 - np.array(info.mean)) / np.array(info.std)
+    accuracy = float(np.mean(last.predict(x, verbose=0).argmax(1) == y_test))
+    assert metrics["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert metrics["epochs_recorded"] == 2 and metrics["replicas"] == 1
+    assert 0 <= metrics["test_loss"] < metrics["test_objective"]  # objective adds the L2 term
+    best = keras.saving.load_model(os.path.join(run_dir, "best.keras"))
+    history = finished_run.history
+    best_row = max(history, key=lambda r: r["val_accuracy"])
+    best_accuracy = float(np.mean(best.predict(x, verbose=0).argmax(1) == y_test))
+    assert best_accuracy == pytest.approx(best_row["val_accuracy"], abs=1e-6)
+
+
+def test_finished_run_is_kept_and_changed_settings_refused(finished_run, tmp_path):
+    with pytest.raises(ValueError, match=r"already holds a finished run.*overwrite=True"):
+        training.train(tiny_model, dataset="digits", recipe="fast", epochs=2, batch_size=128,
+                       run_dir=finished_run.run_dir, verbose=0)
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    config = json.load(open(os.path.join(finished_run.run_dir, "config.json")))
+    (unfinished / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"other settings \(batch_size, steps_per_epoch\)"):
+        training.train(tiny_model, dataset="digits", recipe="fast", epochs=2, batch_size=64,
+                       run_dir=str(unfinished), verbose=0)
+
+
+def test_train_on_a_tfds_dataset_with_mock_data(tmp_path):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=40):
+        result = training.train(tiny_model, dataset="cifar10", recipe="wrn", epochs=1,
+                                batch_size=16, run_dir=str(tmp_path / "c10"), verbose=0)
+    assert [r["epoch"] for r in result.history] == [0]
+    assert json.load(open(tmp_path / "c10" / "config.json"))["run"]["steps_per_epoch"] == 3
+
+
+@pytest.mark.parametrize("precision, jit_compile, steps_per_execution", [
+    ("float32", True, 3), ("mixed_float16", "auto", 1), ("mixed_bfloat16", False, 2)])
+def test_precision_and_compile_options(tmp_path, precision, jit_compile, steps_per_execution):
+    before = keras.config.dtype_policy().name
+    result = training.train(tiny_model, dataset="digits", recipe="wrn", epochs=1,
+                            batch_size=256, precision=precision, jit_compile=jit_compile,
+                            steps_per_execution=steps_per_execution,
+                            run_dir=str(tmp_path / precision), verbose=0)
+    model = result.model
+    assert keras.config.dtype_policy().name == before == "float32"
+    assert model.dtype_policy.name == precision
+    assert model.layers[-1].compute_dtype == "float32"
+    assert model.steps_per_execution == steps_per_execution
+    if jit_compile != "auto":
+        assert model.jit_compile is jit_compile
+    loss_scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert loss_scaled == (precision == "mixed_float16")
+    conv = model.get_layer(index=1)
+    assert conv.kernel.dtype == "float32"
+    assert conv.compute_dtype == {"float32": "float32", "mixed_float16": "float16",
+                                  "mixed_bfloat16": "bfloat16"}[precision]
+    assert np.isfinite(result.history[0]["loss"])
+    correct = result.metrics["test_accuracy"] * 360  # evaluated on the 360 held-out images
+    assert abs(correct - round(correct)) < 1e-3
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"dataset": "imagenette2"}, r"dataset must be .*got 'imagenette2'"),
+    ({"recipe": "sgdr"}, r"recipe must be one of .*got 'sgdr'"),
+    ({"batch_size": 0}, r"batch_size must be an integer >= 1 .*got 0"),
+    ({"epochs": 0}, r"epochs must be an integer >= 1 .*got 0"),
+    ({"epochs": 2.5}, r"epochs must be an integer >= 1 .*got 2\.5"),
+    ({"steps_per_execution": 0}, r"steps_per_execution must be an integer >= 1 .*got 0"),
+    ({"precision": "float16"}, r"precision must be one of float32, mixed_float16, "
+                               r"mixed_bfloat16; got 'float16'"),
+    ({"strategy": "tpu"}, r"strategy must be one of default, mirrored, data_parallel; "
+                          r"got 'tpu'"),
+    ({"strategy": "multi_worker"}, r"MultiWorkerMirroredStrategy .*keras-team/keras#20585"),
+    ({"strategy": "data_parallel"}, r"'data_parallel' .*needs KERAS_BACKEND=jax"),
+    ({"jit_compile": "yes"}, r"jit_compile must be True, False or 'auto'; got 'yes'"),
+    ({"learning_rate": -0.1}, r"learning_rate must be a number > 0 .*got -0\.1"),
+    ({"label_smoothing": 1.5}, r"label_smoothing must be in \[0, 1\).*got 1\.5"),
+    ({"model": "wrn-17-2"}, r"depth must be 6n\+4 .*got 17"),
+    ({"model": 42}, r"model must be a registry name .*got 42"),
+    ({"model": "tiny-built", "precision": "mixed_bfloat16"},
+     r"model must be a registry name or a function .*precision='mixed_bfloat16'"),
+])
+def test_bad_arguments_fail_before_training(tmp_path, kwargs, pattern):
+    arguments = {"model": "wrn-10-1", "dataset": "digits", "recipe": "fast", "epochs": 1,
+                 "run_dir": str(tmp_path / "run"), **kwargs}
+    if arguments["model"] == "tiny-built":
+        arguments["model"] = tiny_model()
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=pattern):
+        training.train(**arguments)
+    assert time.perf_counter() - start < 20
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_unwritable_run_dir_fails_before_training(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ValueError, match=r"run_dir must be a writable directory .*a-file/run"):
+        training.train(tiny_model, dataset="digits", epochs=1, run_dir=str(blocker / "run"))
+
+
+def test_cli_reports_bad_arguments(capsys):
+    from keras_resnets.cli import main
+
+    assert main(["train", "wrn-10-1", "--epochs", "0", "--run-dir", "/tmp/unused"]) == 2
+    assert "epochs must be an integer >= 1" in capsys.readouterr().err
+    assert main(["train", "wrn-10-1", "--model-arg", "dropout_rate"]) == 2
+    assert "--model-arg must be KEY=VALUE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "wrn-10-1", "--precision", "fp8"])
+
+
+# --- strategies, in subprocesses --------------------------------------------------------------
+
+ONE_STEP_EQUIVALENCE = """
+import numpy as np, keras
+from keras_resnets import training
+from tests.test_training import tiny_model
+
+def one_step(strategy):
+    with training.strategy_scope(strategy) as replicas:
+        keras.utils.set_random_seed(0)
+        model = tiny_model(batch_norm=False)
+        training.apply_weight_decay(model, 5e-4)
+        model.compile(keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+                      keras.losses.SparseCategoricalCrossentropy(), jit_compile=False)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(8, 32, 32, 3)).astype("float32")
+        y = rng.integers(0, 10, 8)
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        return replicas, [w.copy() for w in model.get_weights()]
+
+replicas, parallel = one_step(STRATEGY)
+_, single = one_step("default")
+diff = max(float(np.abs(a - b).max()) for a, b in zip(parallel, single))
+result = training.train(tiny_model, dataset="digits", recipe="fast", epochs=1,
+                        batch_size=128, strategy=STRATEGY, run_dir=RUN_DIR, verbose=0)
+print("RESULT", replicas, diff, result.metrics["replicas"], len(result.history),
+      result.metrics["test_accuracy"])
+"""
+
+
+def _run_strategy_script(strategy, prelude, env, tmp_path):
+    script = prelude + ONE_STEP_EQUIVALENCE.replace("STRATEGY", repr(strategy)).replace(
+        "RUN_DIR", repr(str(tmp_path / strategy)))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    fields = [line for line in done.stdout.splitlines() if line.startswith("RESULT")][0].split()
+    return int(fields[1]), float(fields[2]), int(fields[3]), int(fields[4])
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    prelude = textwrap.dedent("""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    """)
+    replicas, diff, run_replicas, rows = _run_strategy_script(
+        "mirrored", prelude, {**ENV, "KERAS_BACKEND": "tensorflow"}, tmp_path)
+    assert (replicas, run_replicas, rows) == (2, 2, 1)
+    assert diff < 1e-5  # the 2-replica step equals the single-device step, decay included
+
+
+@pytest.mark.slow
+def test_jax_data_parallel_on_two_host_devices(tmp_path):
+    env = {**ENV, "KERAS_BACKEND": "jax",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    replicas, diff, run_replicas, rows = _run_strategy_script("data_parallel", "", env, tmp_path)
+    assert (replicas, run_replicas, rows) == (2, 2, 1)
+    assert diff < 1e-5
+
+
+# --- kill and resume --------------------------------------------------------------------------
+
+
+def _cli(*args):
+    return [sys.executable, "-c", "import sys; from keras_resnets.cli import main; "
+            "sys.exit(main())", *args]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume(tmp_path):
+    run_dir, epochs = tmp_path / "resume", 6
+    command = _cli("train", "wrn-10-1", "--dataset", "digits", "--recipe", "fast", "--epochs",
+                   str(epochs), "--batch-size", "64", "--run-dir", str(run_dir))
+    history = run_dir / "history.json"
+    backup = run_dir / "backup" / "training_metadata.json"  # written by BackupAndRestore
+    log = open(tmp_path / "first.log", "w")
+    first = subprocess.Popen(command, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 400
+    while time.time() < deadline and first.poll() is None:
+        if backup.exists() and json.loads(backup.read_text() or "{}").get("epoch", 0) >= 2:
+            break
+        time.sleep(0.1)
+    time.sleep(0.3)  # into the next epoch
+    assert first.poll() is None, "the first run ended before it could be killed"
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    log.close()
+    assert first.returncode == -signal.SIGKILL
+    assert not (run_dir / "metrics.json").exists()
+    done = json.loads(backup.read_text())["epoch"]  # completed epochs at the kill
+    rows_before = json.loads(history.read_text())
+    assert 2 <= done < epochs and [r["epoch"] for r in rows_before][:done] == list(range(done))
+
+    second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    assert f"Epoch {done + 1}/{epochs}" in second.stdout
+    assert not any(f"Epoch {k}/{epochs}" in second.stdout for k in range(1, done + 1))
+    rows = json.loads(history.read_text())
+    assert [r["epoch"] for r in rows] == list(range(epochs))
+    assert rows[:done] == rows_before[:done]  # the first run's epochs are kept as they were
+    csv_rows = (run_dir / "history.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[0] for line in csv_rows] == [str(k) for k in range(epochs)]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs_recorded"] == epochs
+    assert (run_dir / "last.keras").exists() and not (run_dir / "backup").exists()
+    lrs = training.get_recipe("fast").learning_rates(epochs, 23)
+    np.testing.assert_allclose([r["lr"] for r in rows], lrs, rtol=1e-6)  # schedule resumed
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_demo_with_reduced_epochs(tmp_path, capsys):
+    summary = training.demo(model="wrn-10-1", epochs=1, batch_size=128,
+                            run_dir=str(tmp_path / "demo"), verbose=0)
+    out = capsys.readouterr().out
+    assert "held-out accuracy" in out and (tmp_path / "demo" / "curves.png").exists()
+    assert summary["held_out_images"] == 360 and 0.0 <= summary["held_out_accuracy"] <= 1.0
+    saved = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    assert saved["held_out_accuracy"] == summary["held_out_accuracy"]
+    tflite = summary["tflite"]
+    if tflite is not None:  # keras_resnets.export present
+        assert os.path.getsize(tmp_path / "demo" / "model.tflite") == tflite["file_size_bytes"]
+        assert tflite["samples"] == 360 and tflite["top1_agreement"] >= 0.99

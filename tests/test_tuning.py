@@ -1,0 +1,528 @@
+"""Budgeted Keras Tuner search (issue 5): feasible sets, oracles, results, resumption,
+chief/worker distribution and the ``keras-resnets tune`` command.
+
+The searches are tiny (WRN-10-1 and WRN-16-1, 78k and 175k parameters, a few batches
+of the offline digits set, one or two epochs, run eagerly: tracing a training step
+costs more than four eager steps) so the file runs in a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_resnets import engine, tuning
+from keras_resnets.cli import main
+from keras_resnets.models.resnet import resnet_spec
+from keras_resnets.registry import count_params
+
+DENSENET = pytest.mark.skipif(not tuning._densenet_registered(),
+                              reason="densenet-bc is not registered (keras_resnets.models."
+                                     "densenet missing)")
+
+# Two feasible configurations: wrn-10-1 (77,850) and wrn-16-1 (175,066).
+TINY = dict(family="wrn", budget=200_000, tolerance=0.9, depths=(10, 16), widths=(1,))
+TINY_RUN = dict(dataset="digits", recipe="fast", batch_size=32, train_samples=128,
+                val_samples=64, jit_compile=False, run_eagerly=True, verbose=0, seed=1)
+CLI_TINY = ["tune", "--family", "wrn", "--budget", "200k", "--tolerance", "0.9",
+            "--depths", "10,16", "--widths", "1", "--dataset", "digits", "--recipe", "fast",
+            "--batch-size", "32", "--train-samples", "128", "--val-samples", "64", "--no-jit",
+            "--eager", "--seed", "1"]
+CLI = [sys.executable, "-c", "import sys; from keras_resnets.cli import main; sys.exit(main())"]
+
+
+def _env():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env.pop("KERASTUNER_TUNER_ID", None)
+    env.pop("KERASTUNER_ORACLE_IP", None)
+    env.pop("KERASTUNER_ORACLE_PORT", None)
+    return env
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """Trainable parameters of every model the engine builds during the test."""
+    sizes = []
+    original = engine.build_model
+
+    def counting(spec, **kwargs):
+        model = original(spec, **kwargs)
+        sizes.append(int(sum(math.prod(w.shape) for w in model.trainable_weights)))
+        return model
+
+    monkeypatch.setattr(engine, "build_model", counting)
+    return sizes
+
+
+def _trials(directory):
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name, "trial.json")
+        if name.startswith("trial_") and os.path.exists(path):
+            with open(path) as f:
+                out[name] = json.load(f)
+    return out
+
+
+# --- budgets and feasible sets ----------------------------------------------------------
+
+
+def test_parse_budget():
+    for text, value in [
+            ("1500000", 1_500_000), ("1.5M", 1_500_000), ("800k", 800_000), ("800K", 800_000),
+            ("1_500_000", 1_500_000), ("2e6", 2_000_000), (" 1.5m ", 1_500_000),
+            (1500000, 1_500_000), (2.5e5, 250_000), ("1G", 10 ** 9), ("1,500,000", 1_500_000)]:
+        assert tuning.parse_budget(text) == value, text
+    for bad in ["", "abc", "1.5X", "M", "-5", "0", "0k", 0, -1, True, None, float("nan"),
+                "1.5 M parameters", [1]]:
+        with pytest.raises(ValueError, match="budget must be"):
+            tuning.parse_budget(bad)
+
+
+def test_grid_feasible_set_is_exact_and_within_budget():
+    budget = 2_000_000
+    configs = tuning.feasible_configs("wrn", budget, tolerance=0.3)
+    assert configs, "the default grid admits something at 2M with 30% tolerance"
+    keys = [c.key for c in configs]
+    assert len(set(keys)) == len(keys)
+    for c in configs:
+        assert 0.7 * budget <= c.params <= budget
+        assert c.params == count_params(c.key).trainable  # wrn keys are registry names
+        assert c.total_params == count_params(c.key).total
+        assert isinstance(c.width, int)
+    # Every grid point in the band is listed (brute force over the default grid).
+    expected = {f"wrn-{d}-{k}" for d in (10, 16, 22, 28, 34, 40) for k in range(1, 13)
+                if 0.7 * budget <= count_params(f"wrn-{d}-{k}").trainable <= budget}
+    assert set(keys) == expected
+
+
+def test_paper_equal_parameter_pair():
+    # WRN-40-4 (8.9M) and WRN-16-8 (11.0M): the paper's comparison of a thin deep and a
+    # wide shallow net fits a 11M budget at 20% tolerance.
+    keys = {c.key for c in tuning.feasible_configs("wrn", "11M", tolerance=0.2,
+                                                   depths=(16, 40), widths=(4, 8))}
+    assert keys == {"wrn-16-8", "wrn-40-4"}
+
+
+def test_iso_mode_solves_width_per_depth():
+    budget = 1_500_000
+    configs = tuning.feasible_configs("wrn", "1.5M", mode="iso")
+    assert [c.depth for c in configs] == [10, 16, 22, 28, 34, 40]
+    for c in configs:
+        assert 0.9 * budget <= c.params <= budget
+        assert c.params == count_params(c.key).trainable
+        # the next wider network (one more 1/64 step) would be over budget
+        wider = engine.count(tuning._make_spec("wrn", c.depth, (round(c.width * 64) + 1) / 64,
+                                               None, ())).trainable
+        assert wider > budget
+    widths = [c.width for c in configs]
+    assert widths == sorted(widths, reverse=True)  # deeper is thinner at equal parameters
+
+
+def test_resnet_and_resnext_feasible_sets():
+    for c in tuning.feasible_configs("resnet", "1.5M", mode="iso", depths=(20, 56, 110)):
+        spec = resnet_spec(c.depth, stem="cifar", width=c.width)
+        assert c.params == engine.count(spec, classes=10).trainable
+        assert 1_350_000 <= c.params <= 1_500_000
+        assert c.key.startswith(f"resnet{c.depth}-w")
+    grid = tuning.feasible_configs("resnext", "1.5M")
+    assert {c.key for c in grid} == {"resnext11-4x16d", "resnext20-2x16d", "resnext20-4x8d"}
+    for c in grid + tuning.feasible_configs("resnext", "1.5M", mode="iso", depths=(29,),
+                                            cardinalities=(2, 4)):
+        assert c.params == count_params(c.key).trainable
+        assert isinstance(c.width, int) and c.cardinality in (1, 2, 4, 8, 16, 32)
+
+
+def test_classes_and_input_shape_enter_the_counts():
+    ten = tuning.feasible_configs("wrn", "800k", mode="iso", depths=(16,))[0]
+    hundred = tuning.feasible_configs("wrn", "800k", mode="iso", depths=(16,), classes=100)[0]
+    assert hundred.params == count_params(hundred.key, classes=100).trainable
+    assert hundred.width <= ten.width
+    big = tuning.feasible_configs("wrn", "800k", mode="iso", depths=(16,),
+                                  input_shape=(64, 64, 3))[0]
+    assert big.params == ten.params and 3.9 * ten.macs < big.macs < 4 * ten.macs
+
+
+@DENSENET
+def test_densenet_bc_feasible_set():
+    configs = tuning.feasible_configs("densenet-bc", "800k")
+    assert "densenet-bc-100-12" in {c.key for c in configs}
+    for c in configs + tuning.feasible_configs("densenet-bc", "800k", mode="iso"):
+        assert c.params == count_params(c.key).trainable
+        assert 720_000 <= c.params <= 800_000
+
+
+def test_solver_matches_brute_force():
+    rng = random.Random(0)
+    for _ in range(300):
+        steps = np.cumsum([rng.choice([0, 0, 1, 3, 50]) for _ in range(200)])
+        values = (np.arange(200) ** 2 + steps).tolist()
+        budget = rng.randint(-5, values[-1] + 5)
+        brute = max((m for m in range(1, 200) if values[m] <= budget), default=None)
+        assert tuning._last_at_most(lambda m, v=values: v[m], 1, 199, budget) == brute
+
+
+def test_nothing_feasible_names_the_budgets_that_would_work():
+    with pytest.raises(ValueError) as info:
+        tuning.feasible_configs("wrn", "800k")
+    message = str(info.value)
+    assert "800,000" in message and "77,850" in message and "89,330,873" in message
+    assert "nearest: 768,526 (wrn-16-2) and 1,079,642 (wrn-22-2)" in message
+    # the named budgets do admit something
+    assert tuning.feasible_configs("wrn", 77_850)
+    assert tuning.feasible_configs("wrn", 89_330_873)
+    assert tuning.feasible_configs("wrn", 768_526)
+    with pytest.raises(ValueError, match="Budgets from"):
+        tuning.feasible_configs("wrn", 10, mode="iso")
+
+
+BAD_SPACES = [
+    (dict(family="wrnx"), "family must be one of"),
+    (dict(family=3), "family must be one of"),
+    (dict(tolerance=0), r"tolerance must be a fraction in \(0, 1\)"),
+    (dict(tolerance=1), "tolerance"),
+    (dict(tolerance=-0.1), "tolerance"),
+    (dict(tolerance="0.1"), "tolerance"),
+    (dict(mode="random"), "mode must be 'grid'"),
+    (dict(depths=(16, 27)), r"depths: 27 is not a valid depth for family 'wrn'.*6n\+4"),
+    (dict(depths=(0,)), "depths must be positive integers"),
+    (dict(depths=()), "depths must list at least one"),
+    (dict(depths=("16",)), "depths must be positive integers"),
+    (dict(widths=(1, 2.5)), "widths must be positive integers"),
+    (dict(widths=(0,)), "widths must be positive integers"),
+    (dict(mode="iso", widths=(1, 2)), "widths apply to mode='grid'"),
+    (dict(cardinalities=(4,)), "cardinalities apply to family 'resnext' only"),
+    (dict(family="resnet", depths=(18,)), r"6n\+2"),
+    (dict(family="resnext", depths=(29,), cardinalities=(0,)), "cardinalities must be positive"),
+    (dict(family="resnext", depths=(28,)), r"9n\+2"),
+    (dict(classes=0), "classes"),
+    (dict(input_shape=(32, 32)), "input_shape"),
+]
+
+
+def test_bad_search_space():
+    for kwargs, match in BAD_SPACES:
+        arguments = {"family": "wrn", "budget": "1.5M", **kwargs}
+        with pytest.raises(ValueError, match=match):
+            tuning.feasible_configs(arguments.pop("family"), arguments.pop("budget"),
+                                    **arguments)
+        with pytest.raises(ValueError, match=match):  # the hypermodel checks the same
+            tuning.BudgetedHyperModel(**{"family": "wrn", "budget": "1.5M", **kwargs})
+
+
+def test_enumeration_is_fast_and_builds_nothing(built):
+    for family, budget in (("wrn", "1.5M"), ("resnet", "1.1M"), ("resnext", "1.5M")):
+        for mode in tuning.MODES:
+            start = time.perf_counter()
+            assert tuning.feasible_configs(family, budget, mode=mode)
+            assert time.perf_counter() - start < 1.0  # benchmark goal is 0.1 s; CI is shared
+    assert built == []
+
+
+# --- the hypermodel ------------------------------------------------------------------------
+
+
+def test_hypermodel_space_is_one_choice_over_feasible_keys(built):
+    hypermodel = tuning.BudgetedHyperModel(**TINY, jit_compile=False)
+    hp = tuning.keras_tuner.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    assert [p.name for p in hp.space] == ["config"]
+    assert hp.space[0].values == ["wrn-10-1", "wrn-16-1"]
+    hp.values["config"] = "wrn-16-1"
+    model = hypermodel.build(hp)
+    assert isinstance(model, keras.Model) and model.output_shape == (None, 10)
+    assert built == [175_066] and hypermodel.builds == [("wrn-16-1", 175_066)]
+    assert hypermodel.recipe == "wrn"  # the family's recipe by default
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        tuning.BudgetedHyperModel(**TINY, recipe="nope")
+
+
+# --- searches with every oracle ------------------------------------------------------------
+
+
+def _check_search(result, directory, built, n_trials):
+    rows = result.rows
+    assert len(rows) == n_trials
+    assert all(r["status"] == "COMPLETED" for r in rows)
+    assert all(200_000 * 0.1 <= size <= 200_000 for size in built), built
+    assert built, "the search built models"
+    for r in rows:
+        assert r["params"] in (77_850, 175_066) and r["macs"] > 0
+        assert 0 <= r["val_accuracy"] <= 1 and r["val_loss"] > 0 and r["wall_time_s"] > 0
+    assert os.path.exists(os.path.join(directory, "results.csv"))
+    assert os.path.getsize(os.path.join(directory, "results.png")) > 1000
+    return rows
+
+
+@pytest.mark.slow
+def test_random_search_stops_when_the_feasible_set_is_exhausted(tmp_path, built):
+    directory = tmp_path / "random"
+    result = tuning.run_search(**TINY, **TINY_RUN, oracle="random", max_trials=5, epochs=1,
+                               directory=directory)
+    rows = _check_search(result, directory, built, 2)  # 2 configurations, no repeat
+    assert {r["config"] for r in rows} == {"wrn-10-1", "wrn-16-1"}
+    # the finished search run again trains nothing (one build: the best model, to save it)
+    n_built = len(built)
+    again = tuning.run_search(**TINY, **TINY_RUN, oracle="random", max_trials=5, epochs=1,
+                              directory=directory)
+    assert again.rows == rows and len(built) == n_built + 1
+
+
+@pytest.mark.slow
+def test_grid_search_results_table_figure_and_best_model(tmp_path, built):
+    directory = tmp_path / "grid"
+    result = tuning.run_search(**TINY, **TINY_RUN, oracle="grid", max_trials=2, epochs=1,
+                               directory=directory)
+    rows = _check_search(result, directory, built, 2)
+    assert [r["config"] for r in rows] == ["wrn-10-1", "wrn-16-1"]
+    lines = result.csv.strip().splitlines()
+    assert lines[0] == ("trial,status,config,depth,width,params,macs,epochs,val_accuracy,"
+                        "val_loss,wall_time_s")
+    assert lines[1].startswith("0,COMPLETED,wrn-10-1,10,1,77850,12501632,1,")
+    with open(directory / "results.csv") as f:
+        assert f.read() == result.csv
+    assert tuning.results_table(directory, figure=False) == result.csv  # from the directory
+    # the best model: a .keras file that loads (safe mode) and predicts
+    best = json.loads((directory / "best.json").read_text())
+    assert best["config"] in ("wrn-10-1", "wrn-16-1")
+    model = keras.saving.load_model(result.best_model_path)
+    assert sum(math.prod(w.shape) for w in model.trainable_weights) == best["params"]
+    assert model.predict(np.zeros((2, 32, 32, 3), "float32"), verbose=0).shape == (2, 10)
+    front = tuning.pareto_front(rows)
+    assert front and front[0]["params"] == min(r["params"] for r in rows)
+
+
+@pytest.mark.slow
+def test_bayesian_search_models_only_untried_configurations(tmp_path, built):
+    directory = tmp_path / "bayes"
+    result = tuning.run_search(**TINY, **TINY_RUN, oracle="bayesian", max_trials=3, epochs=1,
+                               num_initial_points=1, directory=directory)
+    rows = _check_search(result, directory, built, 2)
+    assert {r["config"] for r in rows} == {"wrn-10-1", "wrn-16-1"}
+
+
+@pytest.mark.slow
+def test_hyperband_continues_the_best_trial(tmp_path, built):
+    directory = tmp_path / "hyperband"
+    result = tuning.run_search(**TINY, **TINY_RUN, oracle="hyperband", factor=2, epochs=2,
+                               directory=directory)
+    rows = _check_search(result, directory, built, 3)
+    assert [r["epochs"] for r in rows] == [1, 1, 2]
+    trials = _trials(directory)
+    third = trials["trial_0002"]["hyperparameters"]["values"]
+    assert third["tuner/initial_epoch"] == 1 and third["tuner/trial_id"] in ("0000", "0001")
+
+
+# --- bad input before any trial ------------------------------------------------------------
+
+
+def test_directory_of_another_search_is_refused(tmp_path):
+    directory = tmp_path / "search"
+    hypermodel = tuning.BudgetedHyperModel(**TINY)
+    tuning.make_tuner(hypermodel, "random", directory=directory, max_trials=2)
+    again = tuning.make_tuner(tuning.BudgetedHyperModel(**TINY), "random", directory=directory,
+                              max_trials=4)  # same search, more trials: resumes
+    assert again.project_dir == str(directory)
+    other_budget = tuning.BudgetedHyperModel(**dict(TINY, budget=180_000))
+    with pytest.raises(ValueError, match=r"holds another search \(budget: stored 200000, "
+                                         r"asked 180000"):
+        tuning.make_tuner(other_budget, "random", directory=directory, max_trials=2)
+    other_family = tuning.BudgetedHyperModel("resnet", 200_000, tolerance=0.9,
+                                             depths=(8, 14), widths=(1,))
+    with pytest.raises(ValueError, match="family: stored 'wrn', asked 'resnet'"):
+        tuning.make_tuner(other_family, "random", directory=directory, max_trials=2)
+    with pytest.raises(ValueError, match="oracle: stored 'random', asked 'bayesian'"):
+        tuning.make_tuner(tuning.BudgetedHyperModel(**TINY), "bayesian", directory=directory)
+    assert not [p for p in os.listdir(directory) if p.startswith("trial_")]
+    # overwrite discards it
+    tuning.make_tuner(other_family, "random", directory=directory, overwrite=True)
+    assert json.loads((directory / "search.json").read_text())["family"] == "resnet"
+
+
+def test_foreign_keras_tuner_project_is_refused(tmp_path):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "oracle.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a budgeted search"):
+        tuning.make_tuner(tuning.BudgetedHyperModel(**TINY), directory=tmp_path / "project")
+
+
+BAD_RUNS = [
+    (dict(oracle="annealing"), "oracle must be one of random, grid, bayesian, hyperband"),
+    (dict(max_trials=0), "max_trials must be a positive integer"),
+    (dict(epochs=0), "epochs must be a positive integer"),
+    (dict(budget="1.5Q"), "budget must be a number"),
+    (dict(budget=-3), "budget must be > 0"),
+    (dict(tolerance=1.2), "tolerance"),
+    (dict(family="mobilenet"), "family must be one of"),
+    (dict(dataset="no_such_dataset_xyz"), "dataset"),
+    (dict(role="chief"), "oracle_ip and oracle_port"),
+    (dict(role="worker", oracle_ip="127.0.0.1", oracle_port="99999"), "oracle_port"),
+    (dict(role="worker", tuner_id="chief-2", oracle_ip="127.0.0.1", oracle_port=8000),
+     "must not contain 'chief'"),
+    (dict(tuner_id="w1"), "need role="),
+    (dict(objective=""), "objective"),
+    (dict(jit_compile="yes"), "jit_compile"),
+    (dict(run_eagerly="no"), "run_eagerly"),
+]
+
+
+def test_run_search_rejects_bad_input_before_any_trial(tmp_path, built):
+    for kwargs, match in BAD_RUNS:
+        arguments = {**TINY, **TINY_RUN, "max_trials": 2, "epochs": 1,
+                     "directory": tmp_path / "d", **kwargs}
+        with pytest.raises(ValueError, match=match):
+            tuning.run_search(arguments.pop("family"), arguments.pop("budget"), **arguments)
+        assert not (tmp_path / "d").exists() or not _trials(tmp_path / "d")
+    assert built == []
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def test_cli_list_and_errors(capsys):
+    assert main(["tune", "--family", "wrn", "--budget", "1.5M", "--mode", "iso", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "wrn-16-2.95" in out and "6 configurations of wrn within [1,350,000, 1,500,000]" in out
+    for overrides, message in [
+        ({"--budget": "1.5X"}, "budget must be a number"),
+        ({"--budget": "0"}, "budget must be > 0"),
+        ({"--family": "vgg"}, "family must be one of"),
+        ({"--oracle": "sa"}, "oracle must be one of"),
+        ({"--tolerance": "0"}, "tolerance must be a fraction"),
+        ({"--mode": "iso", "--widths": "2"}, "widths apply to mode='grid'"),
+        ({"--depths": "10,27"}, "27 is not a valid depth"),
+        ({"--depths": "1o"}, "comma-separated integers"),
+        ({"--widths": "0"}, "widths must be positive integers"),
+        ({"--budget": "800k", "--widths": "1,2,3"}, "admits no wrn configuration"),
+        ({"--max-trials": "0"}, "max_trials must be a positive integer"),
+    ]:
+        options = {"--family": "wrn", "--budget": "1.5M", **overrides}
+        argv = ["tune"] + [item for pair in options.items() for item in pair]
+        if "--oracle" not in overrides and "--max-trials" not in overrides:
+            argv.append("--list")
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv
+
+
+@pytest.mark.slow
+def test_cli_wrn_at_1_5m_runs_end_to_end(tmp_path, capsys, built):
+    directory = tmp_path / "tune"
+    argv = ["tune", "--family", "wrn", "--budget", "1.5M", "--mode", "iso", "--depths", "10,16",
+            "--dataset", "digits", "--oracle", "bayesian", "--initial-points", "1",
+            "--max-trials", "1", "--epochs", "1", "--recipe", "fast", "--batch-size", "32",
+            "--train-samples", "64", "--val-samples", "64", "--no-jit", "--eager",
+            "--dir", str(directory)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "[tune] wrn at 1,500,000 parameters" in out and "[tune] trial 1/1 wrn-1" in out
+    assert "trial  status" in out and "val_accuracy" in out  # the final table
+    assert all(1_350_000 <= size <= 1_500_000 for size in built) and built
+    for name in ("results.csv", "results.png", "best_model.keras", "search.json"):
+        assert (directory / name).exists(), name
+
+
+# --- resumption after SIGKILL ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_search_killed_mid_trial_resumes_without_losing_or_repeating(tmp_path):
+    directory = tmp_path / "resume"
+    argv = CLI + CLI_TINY + ["--oracle", "grid", "--max-trials", "2", "--epochs", "2",
+                             "--dir", str(directory)]
+    process = subprocess.Popen(argv, env=_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            trials = _trials(directory) if directory.exists() else {}
+            if trials.get("trial_0", {}).get("status") == "COMPLETED" and \
+                    trials.get("trial_1", {}).get("status") == "RUNNING":
+                break
+            assert process.poll() is None, process.communicate()[0][-3000:]
+            time.sleep(0.1)
+        else:
+            pytest.fail("the search did not reach its second trial in time")
+        time.sleep(1.0)  # inside the second trial's build and fit
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    before = _trials(directory)
+    assert before["trial_1"]["status"] == "RUNNING"
+    assert not (directory / "results.csv").exists()  # it did not get to finish
+    completed = before["trial_0"]
+
+    rerun = subprocess.run(argv, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=400)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    ran = [line for line in rerun.stdout.splitlines() if line.startswith("[tune] trial ")]
+    # only the killed trial ran again; the completed one was neither lost nor repeated
+    assert len(ran) == 1 and ran[0].startswith("[tune] trial 2/2 wrn-16-1"), ran
+    after = _trials(directory)
+    assert sorted(after) == ["trial_0", "trial_1"]
+    assert after["trial_0"] == completed  # untouched
+    assert all(t["status"] == "COMPLETED" for t in after.values())
+    rows = tuning.trial_results(directory)
+    assert [r["config"] for r in rows] == ["wrn-10-1", "wrn-16-1"]
+    assert (directory / "best_model.keras").exists()
+
+
+# --- chief and workers on 127.0.0.1 ---------------------------------------------------------
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_distributed_chief_and_two_workers(tmp_path):
+    directory = tmp_path / "shared"
+    port = str(_free_port())
+    base = CLI + CLI_TINY + ["--oracle", "random", "--max-trials", "2", "--epochs", "1",
+                             "--dir", str(directory), "--oracle-ip", "127.0.0.1",
+                             "--oracle-port", port]
+    processes = []
+    try:
+        # all at once: workers wait (gRPC wait_for_ready) until the chief listens
+        processes.append(subprocess.Popen(base + ["--chief"], env=_env(), stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+        for i in (1, 2):
+            processes.append(subprocess.Popen(
+                base + ["--worker", "--tuner-id", f"worker-{i}"], env=_env(),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        outputs = [p.communicate(timeout=420)[0] for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait(30)
+    for p, out in zip(processes, outputs, strict=True):
+        assert p.returncode == 0, out[-3000:]
+    chief_out, *worker_outs = outputs
+    assert "chief: oracle serving on 127.0.0.1:" + port in chief_out
+    ran = [line for out in worker_outs for line in out.splitlines()
+           if line.startswith("[tune] trial ")]
+    assert len(ran) == 2, worker_outs
+    rows = tuning.trial_results(directory)
+    assert sorted(r["config"] for r in rows) == ["wrn-10-1", "wrn-16-1"]
+    assert all(r["status"] == "COMPLETED" and r["wall_time_s"] > 0 for r in rows)
+    assert "wrn-10-1" in chief_out and "wrn-16-1" in chief_out  # the chief's final table
+    for name in ("results.csv", "results.png", "best_model.keras"):
+        assert (directory / name).exists(), name
