@@ -83,7 +83,8 @@ class TFLiteReport:
                  f"size            {self.file_size_bytes / 1024:,.1f} KiB",
                  f"input / output  {self.input_dtype} / {self.output_dtype}"]
         if self.samples:
-            lines += [f"max abs error   {self.max_abs_error:.3g} (vs Keras, {self.samples} samples)",
+            lines += [f"max abs error   {self.max_abs_error:.3g} (vs Keras, "
+                      f"{self.samples} samples)",
                       f"top-1 agreement {100 * self.top1_agreement:.1f}%",
                       f"latency         {self.latency_ms:.3f} ms per batch (LiteRT, median)"]
         return "\n".join(lines)
@@ -101,8 +102,9 @@ def export_saved_model(model, path, *, input_shape=None):
     model = _check_model(model)
     path = os.fspath(path)
     if path.endswith((".tflite", ".keras", ".h5")):
-        raise ValueError(f"export_saved_model path is a directory, not a {os.path.splitext(path)[1]} "
-                         f"file; got {path!r} (e.g. 'runs/resnet20/saved_model')")
+        raise ValueError(f"export_saved_model path is a directory, not a "
+                         f"{os.path.splitext(path)[1]} file; got {path!r} "
+                         "(e.g. 'runs/resnet20/saved_model')")
     if os.path.exists(path) and not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise ValueError(f"export_saved_model path {path!r} exists and is not a SavedModel "
                          "directory; choose a new path or remove it")
@@ -114,6 +116,7 @@ def export_saved_model(model, path, *, input_shape=None):
     old = None
     try:
         _write_saved_model(model, staging, (None, *shape), tf.float32, None)
+        os.chmod(staging, 0o755)  # mkdtemp makes it private to its owner
         if os.path.exists(path):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
             os.replace(path, os.path.join(old, "previous"))
@@ -167,14 +170,22 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
     if quantization == "int8" and representative_data is None:
         raise ValueError("quantization='int8' needs representative_data: about 100 typical "
                          "inputs, e.g. representative_data=x_train[:100]")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer (e.g. 1); got {batch_size!r}")
+    for name, value in (("batch_size", batch_size), ("calibration_steps", calibration_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer (e.g. 1, 100); got {value!r}")
+    for name, value, upper in (("max_error", max_error, float("inf")),
+                               ("min_top1_agreement", min_top1_agreement, 1.0)):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and not (number and 0 <= value <= upper):
+            raise ValueError(f"{name} must be None or a number in [0, {upper}] (e.g. 1e-4 for "
+                             f"max_error, 0.98 for min_top1_agreement); got {value!r}")
     preprocessing = _preprocessing(include_preprocessing)
     shape = (batch_size, *_input_shape(model, input_shape))
     input_dtype = tf.uint8 if preprocessing else tf.float32
     calibration = None
     if representative_data is not None:
-        calibration = _as_samples(representative_data, shape, calibration_steps, "representative_data")
+        calibration = _as_samples(representative_data, shape, calibration_steps,
+                                  "representative_data")
     float_model = float32_model(model)
 
     parent = os.path.dirname(os.path.abspath(path))
@@ -195,6 +206,7 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
                           samples, preprocessing)
         else:
             report = _describe(staging)
+        os.chmod(staging, 0o644)  # mkstemp makes it private to its owner
         os.replace(staging, path)
     except BaseException:
         if os.path.exists(staging):
@@ -225,8 +237,8 @@ def verify_tflite(model, tflite_path, samples, *, preprocessing=None, latency_ru
     file_shape = tuple(input_detail["shape"])
     samples = np.asarray(samples)
     if samples.ndim != len(file_shape) or samples.shape[1:] != file_shape[1:]:
-        raise ValueError(f"verify_tflite samples must have shape (n, {', '.join(map(str, file_shape[1:]))})"
-                         f" for {tflite_path}; got {samples.shape}")
+        raise ValueError(f"verify_tflite samples must have shape (n, {_dims(file_shape)}) "
+                         f"for {tflite_path}; got {samples.shape}")
     keras_inputs = preprocessing(samples) if preprocessing else samples.astype("float32")
     expected = _named_outputs(_predict(model, keras_inputs))
     if set(expected) != set(output_details):
@@ -316,7 +328,8 @@ def _input_shape(model, input_shape):
         input_shape = model_shape
     input_shape = tuple(input_shape)
     if len(input_shape) != len(model_shape) or not all(
-            isinstance(d, int) and d > 0 and m in (None, d) for d, m in zip(input_shape, model_shape, strict=True)):
+            isinstance(d, int) and d > 0 and m in (None, d)
+            for d, m in zip(input_shape, model_shape, strict=True)):
         raise ValueError(f"input_shape must be positive integers (height, width, channels) "
                          f"compatible with the model's input {model_shape}; got {input_shape!r} "
                          "(e.g. (32, 32, 3); rebuild the model for another fixed size)")
@@ -353,9 +366,13 @@ def _as_samples(data, shape, limit, argument):
                 break
     samples = np.concatenate(arrays) if arrays else np.zeros((0, *shape[1:]))
     if samples.ndim != len(shape) or samples.shape[1:] != tuple(shape[1:]) or not len(samples):
-        raise ValueError(f"{argument} must hold inputs of shape (n, {', '.join(map(str, shape[1:]))}) "
-                         f"as the file takes them; got an array of shape {samples.shape}")
+        raise ValueError(f"{argument} must hold inputs of shape (n, {_dims(shape)}) as the "
+                         f"file takes them; got an array of shape {samples.shape}")
     return samples[:limit] if limit is not None else samples
+
+
+def _dims(shape):
+    return ", ".join(map(str, shape[1:]))
 
 
 def _random_inputs(shape, count, preprocessing):

@@ -80,6 +80,18 @@ class Recipe:
     pad_mode: str = "constant"
     cutout: int = 0
 
+    def __post_init__(self):
+        if (self.epochs is None) == (self.steps is None):
+            raise ValueError(f"Recipe {self.name!r} needs exactly one of epochs (e.g. 200) or "
+                             f"steps (e.g. 64000); got epochs={self.epochs!r}, "
+                             f"steps={self.steps!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Recipe schedule must be one of {', '.join(SCHEDULES)}; "
+                             f"got {self.schedule!r}")
+        if self.pad_mode not in data_lib.PAD_MODES:
+            raise ValueError(f"Recipe pad_mode must be one of {', '.join(data_lib.PAD_MODES)}; "
+                             f"got {self.pad_mode!r}")
+
     def default_epochs(self, steps_per_epoch):
         """The paper's length in epochs (iterations rounded up to whole epochs)."""
         if self.epochs is not None:

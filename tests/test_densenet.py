@@ -4,6 +4,7 @@ training, feature extraction and argument errors."""
 import keras
 import numpy as np
 import pytest
+from helpers import random_weights
 
 import keras_resnets as kr
 from keras_resnets import blocks as B
@@ -14,19 +15,6 @@ from keras_resnets.models import densenet as D
 def _counts(model):
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     return trainable, model.count_params()
-
-
-def _random_weights(model, seed=0):
-    """Random values for every weight; BN variances positive."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for variable in model.weights:
-        shape = tuple(variable.shape)
-        if "variance" in variable.path:
-            values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        else:
-            values.append(rng.normal(0.0, 0.1, shape).astype("float32"))
-    return values
 
 
 # --------------------------------------------------------------------------- counts
@@ -118,7 +106,7 @@ def _compare_with_keras(depth, input_shape=(64, 64, 3), classes=10, **kwargs):
     counted = kr.count_params(f"densenet{depth}", input_shape=input_shape, classes=classes,
                              **kwargs)
     assert _counts(ours) == _counts(reference) == (counted.trainable, counted.total)
-    values = _random_weights(reference)
+    values = random_weights(reference)
     reference.set_weights(values)
     ours.set_weights(values)
     x = np.random.default_rng(1).normal(size=(2,) + input_shape).astype("float32")
@@ -155,7 +143,7 @@ def test_keras_legacy_h5_file_loads_by_layer_order(tmp_path):
     shape = (32, 32, 3)
     reference = keras.applications.DenseNet121(weights=None, include_top=False,
                                                input_shape=shape, pooling="avg")
-    reference.set_weights(_random_weights(reference, seed=3))
+    reference.set_weights(random_weights(reference, seed=3))
     path = str(tmp_path / "densenet121_notop.h5")
     with h5py.File(path, "w") as handle:
         legacy_h5_format.save_weights_to_hdf5_group(handle, reference)
@@ -199,7 +187,7 @@ def test_non_keras_densenets_use_the_default_style():
 @pytest.mark.backend_agnostic
 def test_safe_mode_keras_round_trip(tmp_path):
     model = kr.create_model("densenet-bc-16-12", dropout_rate=0.2)
-    model.set_weights(_random_weights(model))
+    model.set_weights(random_weights(model))
     path = str(tmp_path / "densenet.keras")
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)

@@ -263,6 +263,8 @@ def test_failed_verification_leaves_no_partial_file(model, images, tmp_path):
     (dict(int8_io=True), "int8_io=True needs quantization='int8'"),
     (dict(int8_io="int16", quantization="int8"), "int8_io must be"),
     (dict(batch_size=0), "batch_size must be a positive integer"),
+    (dict(calibration_steps=0), "calibration_steps must be a positive integer"),
+    (dict(min_top1_agreement=1.5), r"min_top1_agreement must be None or a number in \[0, 1.0\]"),
     (dict(input_shape=(32, 32, 3)), r"compatible with the model's input \(8, 8, 3\)"),
     (dict(include_preprocessing="imagenet"), "include_preprocessing must be"),
     (dict(quantization="int8", representative_data=np.zeros((4, 16, 16, 3))),

@@ -4,6 +4,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from helpers import random_weights
 from keras.src.legacy.saving import legacy_h5_format
 
 import keras_resnets as kr
@@ -16,17 +17,6 @@ PAIRS = [
     pytest.param(kr.ResNet152, keras.applications.ResNet152, marks=pytest.mark.slow),
     pytest.param(kr.ResNet152V2, keras.applications.ResNet152V2, marks=pytest.mark.slow),
 ]
-
-
-def randomize(model, seed=0):
-    rng = np.random.default_rng(seed)
-    values = []
-    for weight in model.weights:
-        if "variance" in weight.path:
-            values.append(rng.uniform(0.5, 1.5, weight.shape))
-        else:
-            values.append(rng.normal(0, 0.05, weight.shape))
-    model.set_weights([v.astype("float32") for v in values])
 
 
 def named_weighted_layers(model):
@@ -42,7 +32,7 @@ def test_same_layers_weights_and_outputs(ours, theirs):
     assert named_weighted_layers(model) == named_weighted_layers(reference)
     assert len(model.layers) == len(reference.layers)
     assert model.count_params() == reference.count_params()
-    randomize(reference)
+    random_weights(reference)
     model.set_weights(reference.get_weights())
     x = np.random.default_rng(1).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
     difference = np.abs(np.asarray(model(x)) - np.asarray(reference(x)))
@@ -57,7 +47,7 @@ def write_legacy_h5(model, path):
 
 def test_imagenet_weights_load_from_keras_file(tmp_path, monkeypatch):
     reference = keras.applications.ResNet50(weights=None)
-    randomize(reference, seed=3)
+    random_weights(reference, seed=3)
     path = tmp_path / "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
     write_legacy_h5(reference, path)
     requested = {}
@@ -79,7 +69,7 @@ def test_imagenet_weights_load_from_keras_file(tmp_path, monkeypatch):
 
 def test_weights_path_round_trip_and_wrong_architecture(tmp_path):
     model = kr.WideResNet(10, 2)
-    randomize(model, seed=4)
+    random_weights(model, seed=4)
     path = tmp_path / "wrn.weights.h5"
     model.save_weights(path)
     loaded = kr.WideResNet(10, 2, weights=str(path))

@@ -7,6 +7,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from helpers import random_weights
 
 import keras_resnets
 from keras_resnets import primitives as P
@@ -24,20 +25,6 @@ CASES = {
     "xception": (keras_resnets.Xception, keras.applications.Xception, 75),
     "inceptionv3": (keras_resnets.InceptionV3, keras.applications.InceptionV3, 75),
 }
-
-
-def random_weights(model, seed=0):
-    """Random weights with positive BatchNorm variances, set on ``model`` and returned."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for w in model.weights:
-        shape = tuple(w.shape)
-        if "variance" in w.path:
-            values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
-        else:
-            values.append((rng.normal(size=shape) * 0.1).astype("float32"))
-    model.set_weights(values)
-    return model.get_weights()
 
 
 def explicitly_named(model):

@@ -58,6 +58,12 @@ def test_recipe_table():
     with pytest.raises(ValueError, match=r"recipe must be one of cliquenet, densenet, fast, "
                                          r"resnet-cifar, wrn; got 'adam'"):
         training.get_recipe("adam")
+    custom = dataclasses.replace(wrn, name="wrn-short", epochs=20, milestones=(6, 12, 16))
+    assert training.get_recipe(custom).boundaries(20, 10) == [60, 120, 160]
+    with pytest.raises(ValueError, match=r"exactly one of epochs .* or steps"):
+        dataclasses.replace(wrn, steps=1000)
+    with pytest.raises(ValueError, match=r"schedule must be one of step, cosine; got 'linear'"):
+        dataclasses.replace(wrn, schedule="linear")
 
 
 @pytest.mark.backend_agnostic

@@ -53,6 +53,8 @@ def export_command(args):
 
     input_shape = _floats(args.input_shape, "--input-shape", int) if args.input_shape else None
     model = load_source(args.source, input_shape)
+    if not os.path.exists(args.source):
+        print(f"weights         random ({args.source!r} is a registry name)")
     if args.format == "saved_model":
         if args.quantize != "none" or args.raw_pixels:
             raise ValueError("--quantize and --raw-pixels apply to --format tflite only")
@@ -75,8 +77,10 @@ def export_command(args):
     preprocessing = export.Preprocessing(
         args.scale, _floats(args.mean, "--mean") if args.mean else stats[0],
         _floats(args.std, "--std") if args.std else stats[1])
-    print(f"normalization   (x * {preprocessing.scale:.4g} - {preprocessing.mean}) / "
-          f"{preprocessing.std}{' (in the file)' if args.raw_pixels else ''}")
+    mean, std = (", ".join(f"{v:.4g}" for v in values)
+                 for values in (preprocessing.mean, preprocessing.std))
+    print(f"normalization   (x * {preprocessing.scale:.4g} - ({mean})) / ({std})"
+          f"{' (in the file)' if args.raw_pixels else ''}")
     data = None
     if pixels is not None:
         data = pixels if args.raw_pixels else preprocessing(pixels)
@@ -131,7 +135,8 @@ def calibration_pixels(kind, count, input_shape):
     if kind not in CALIBRATION:
         raise ValueError(f"calibration must be one of {', '.join(CALIBRATION)}; got {kind!r}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"calibration samples must be a positive integer (e.g. 100); got {count!r}")
+        raise ValueError(f"calibration samples must be a positive integer (e.g. 100); "
+                         f"got {count!r}")
     height, width, channels = input_shape
     if kind == "random":
         rng = np.random.default_rng(0)
