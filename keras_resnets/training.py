@@ -571,8 +571,8 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         schedule = recipe.learning_rate_schedule(epochs, steps_per_epoch,
                                                  learning_rate=learning_rate,
                                                  explicit_epochs=explicit_epochs)
-        _compile(net, recipe.optimizer(schedule), bool(smoothing), jit_compile,
-                 steps_per_execution)
+        compile_model(net, recipe.optimizer(schedule), one_hot=bool(smoothing),
+                      jit_compile=jit_compile, steps_per_execution=steps_per_execution)
         recorder = RunRecorder(run_dir)
         backup = keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"),
                                                   save_freq="epoch", double_checkpoint=True,
@@ -605,7 +605,10 @@ def _mirrored_jit(strategy, jit_compile):
     return False
 
 
-def _compile(model, optimizer, one_hot, jit_compile, steps_per_execution):
+def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
+                  steps_per_execution=1, run_eagerly=False):
+    """Compile with cross-entropy (categorical for one-hot labels) and the metrics
+    ``accuracy`` and ``xent`` (cross-entropy without the L2 penalty)."""
     if one_hot:
         loss = keras.losses.CategoricalCrossentropy()
         metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
@@ -615,7 +618,7 @@ def _compile(model, optimizer, one_hot, jit_compile, steps_per_execution):
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                    keras.metrics.SparseCategoricalCrossentropy(name="xent")]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile,
-                  steps_per_execution=steps_per_execution)
+                  steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
 
 
 def _prepare_run_dir(run_dir, config, overwrite):

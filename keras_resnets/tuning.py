@@ -561,23 +561,13 @@ def compile_for_recipe(model, recipe, *, epochs, steps_per_epoch, one_hot=False,
     the L2 penalty). ``initial_epoch`` starts the schedule there (Hyperband's rounds);
     ``jit_compile`` and ``run_eagerly`` are Keras's (``False`` and ``True`` are faster
     for a few steps of a tiny model on a CPU: no XLA compilation, no graph tracing)."""
-    import keras
-
     from keras_resnets import training
 
     recipe = training.get_recipe(recipe)
     training.apply_weight_decay(model, recipe.weight_decay)
     optimizer = recipe.optimizer(recipe.learning_rate_schedule(epochs, steps_per_epoch))
-    if one_hot:
-        loss = keras.losses.CategoricalCrossentropy()
-        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
-                   keras.metrics.CategoricalCrossentropy(name="xent")]
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                   keras.metrics.SparseCategoricalCrossentropy(name="xent")]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile,
-                  run_eagerly=run_eagerly)
+    training.compile_model(model, optimizer, one_hot=one_hot, jit_compile=jit_compile,
+                           run_eagerly=run_eagerly)
     if initial_epoch:
         optimizer.iterations.assign(initial_epoch * steps_per_epoch)
     return model
