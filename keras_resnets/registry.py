@@ -27,6 +27,28 @@ ParamCount = namedtuple("ParamCount", ["trainable", "total"])
 
 
 @dataclasses.dataclass(frozen=True)
+class TuningAxes:
+    """How the budgeted search varies a family: depth against width (and cardinality).
+
+    ``model_name(depth, width, cardinality)`` is the canonical registered name of one
+    configuration, so every configuration the tuner proposes is a name ``create_model``
+    builds. ``iso_integer``: the width solved for in iso mode is an integer (ResNeXt's
+    bottleneck width d, DenseNet-BC's growth rate k); ``iso_max`` bounds that solver.
+    ``recipe`` is the family's default training recipe.
+    """
+
+    name: str
+    width_name: str
+    depths: tuple
+    widths: tuple
+    model_name: Callable
+    recipe: str
+    cardinalities: tuple | None = None
+    iso_integer: bool = False
+    iso_max: int = 64
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
     """A registered family: names matching ``pattern`` are made by ``factory(match)``."""
 
@@ -36,15 +58,29 @@ class Family:
     examples: tuple
     paper: str
     paper_errors: dict = dataclasses.field(default_factory=dict)
+    tuning: TuningAxes | None = None
 
 
 _FAMILIES: list[Family] = []
 
 
-def register_family(name, pattern, factory, examples, paper, paper_errors=None):
+def register_family(name, pattern, factory, examples, paper, paper_errors=None, tuning=None):
     """Register names matching ``pattern`` (full match); ``factory(match, **spec_kwargs)``
-    returns the spec. ``paper_errors`` maps example names to published test errors."""
-    _FAMILIES.append(Family(name, pattern, factory, tuple(examples), paper, paper_errors or {}))
+    returns the spec. ``paper_errors`` maps example names to published test errors;
+    ``tuning`` (:class:`TuningAxes`) makes the family searchable by the tuner."""
+    _FAMILIES.append(Family(name, pattern, factory, tuple(examples), paper, paper_errors or {},
+                            tuning))
+
+
+def format_number(value) -> str:
+    """A width as a name writes it: ``2`` for 2.0, ``2.5`` for 2.5."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def tuning_families() -> dict[str, TuningAxes]:
+    """The searchable families by tuning name (``"wrn"``, ``"resnet"``, ...)."""
+    return {f.tuning.name: f.tuning for f in _FAMILIES if f.tuning is not None}
 
 
 def _natural_key(name):

@@ -29,7 +29,7 @@ import dataclasses
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 from keras_resnets.engine import NetworkSpec, build_model
-from keras_resnets.models._common import check_choice, check_positive_int, check_rate
+from keras_resnets._checks import check_choice, check_positive_int, check_rate
 from keras_resnets.models.densenet import _no_drop_path, check_options
 from keras_resnets.registry import register_family
 

@@ -20,7 +20,7 @@ import dataclasses
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 from keras_resnets.engine import NetworkSpec, ResidualSpec, build_model
-from keras_resnets.models._common import check_rate
+from keras_resnets._checks import check_rate
 from keras_resnets.registry import get_spec, register_family
 
 OUTPUT_STRIDES = (8, 16, 32)

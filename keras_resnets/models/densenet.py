@@ -24,8 +24,8 @@ import dataclasses
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 from keras_resnets.engine import NetworkSpec, build_model
-from keras_resnets.models._common import check_choice, check_positive_int, check_rate
-from keras_resnets.registry import register_family
+from keras_resnets._checks import check_choice, check_positive_int, check_rate
+from keras_resnets.registry import TuningAxes, register_family
 
 IMAGENET_LAYOUTS = {
     121: ((6, 12, 24, 16), 32),
@@ -283,7 +283,11 @@ register_family(
     ["densenet-bc-100-12", "densenet-bc-250-24", "densenet-bc-190-40"], DENSENET_PAPER,
     # CIFAR-10+ / CIFAR-100+ test error (%, standard augmentation), Huang et al. Table 2.
     {"densenet-bc-100-12": "4.51 / 22.27", "densenet-bc-250-24": "3.62 / 17.60",
-     "densenet-bc-190-40": "3.46 / 17.18"})
+     "densenet-bc-190-40": "3.46 / 17.18"},
+    tuning=TuningAxes("densenet-bc", "growth rate k", (40, 64, 100, 136, 190),
+                      (12, 16, 24, 32, 40),
+                      lambda depth, width, _: f"densenet-bc-{depth}-{int(width)}",
+                      recipe="densenet", iso_integer=True, iso_max=256))
 register_family(
     "densenet", r"densenet-(\d+)-(\d+)", _cifar_from_name(False),
     ["densenet-40-12", "densenet-100-12", "densenet-100-24"], DENSENET_PAPER,

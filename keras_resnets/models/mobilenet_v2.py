@@ -22,7 +22,7 @@ import math
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 from keras_resnets.engine import NetworkSpec, build_model
-from keras_resnets.models._common import check_width
+from keras_resnets._checks import check_width
 from keras_resnets.registry import register_family
 from keras_resnets.weights import MOBILENET_V2_ALPHAS
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from keras_resnets import blocks as B
 from keras_resnets.engine import ResidualSpec, Stage, build_model
-from keras_resnets.models._common import check_choice, check_width, scaled
-from keras_resnets.registry import register_family
+from keras_resnets._checks import check_choice, check_width, scaled
+from keras_resnets.registry import TuningAxes, format_number, register_family
 
 IMAGENET_LAYOUTS = {
     18: ("basic", (2, 2, 2, 2)),
@@ -160,8 +160,11 @@ ResNet18V2, ResNet34V2, ResNet50V2, ResNet101V2, ResNet152V2, ResNet200V2 = (
 
 
 def _resnet_from_name(match, **options):
-    depth, v2 = int(match.group(1)), bool(match.group(2))
+    depth, v2, width = int(match.group(1)), bool(match.group(2)), match.group(3)
     stem = "imagenet" if depth in IMAGENET_LAYOUTS else "cifar"
+    if width is not None:
+        width = float(width)
+        options = {"width": int(width) if width.is_integer() else width, **options}
     return resnet_spec(depth, **{"version": 2 if v2 else 1, "stem": stem, **options})
 
 
@@ -173,13 +176,16 @@ HE_2015 = "He, Zhang, Ren, Sun: Deep Residual Learning for Image Recognition, CV
 HE_2016 = "He, Zhang, Ren, Sun: Identity Mappings in Deep Residual Networks, ECCV 2016 (arXiv:1603.05027)"
 
 register_family(
-    "resnet", r"resnet(\d+)(v2)?", _resnet_from_name,
+    "resnet", r"resnet(\d+)(v2)?(?:-w(\d+(?:\.\d+)?))?", _resnet_from_name,
     [f"resnet{d}" for d in IMAGENET_LAYOUTS] + [f"resnet{d}v2" for d in IMAGENET_LAYOUTS]
     + [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)],
     HE_2015,
     # CIFAR-10 test error (%), He et al. 2015, Table 6.
     {"resnet20": "8.75", "resnet32": "7.51", "resnet44": "7.17", "resnet56": "6.97",
-     "resnet110": "6.43", "resnet1202": "7.93"})
+     "resnet110": "6.43", "resnet1202": "7.93"},
+    tuning=TuningAxes("resnet", "width multiplier", (20, 32, 44, 56, 110), tuple(range(1, 9)),
+                      lambda depth, width, _: f"resnet{depth}-w{format_number(width)}",
+                      recipe="resnet-cifar"))
 register_family(
     "preact-resnet", r"preact-resnet(\d+)", _preact_from_name,
     ["preact-resnet164", "preact-resnet1001"], HE_2016,

@@ -14,8 +14,8 @@ Example::
 from __future__ import annotations
 
 from keras_resnets.engine import ResidualSpec, Stage, build_model
-from keras_resnets.models._common import check_choice, check_positive_int
-from keras_resnets.registry import register_family
+from keras_resnets._checks import check_choice, check_positive_int
+from keras_resnets.registry import TuningAxes, register_family
 
 IMAGENET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
@@ -84,4 +84,8 @@ register_family(
     "Xie, Girshick, Dollar, Tu, He: Aggregated Residual Transformations for Deep Neural "
     "Networks, CVPR 2017 (arXiv:1611.05431)",
     # CIFAR-10 / CIFAR-100 test error (%), Xie et al., Table 7.
-    {"resnext29-8x64d": "3.65 / 17.77", "resnext29-16x64d": "3.58 / 17.31"})
+    {"resnext29-8x64d": "3.65 / 17.77", "resnext29-16x64d": "3.58 / 17.31"},
+    tuning=TuningAxes("resnext", "bottleneck width d", (11, 20, 29), (4, 8, 16, 32, 64),
+                      lambda depth, width, cardinality: f"resnext{depth}-{cardinality}x{width}d",
+                      recipe="resnet-cifar", cardinalities=(1, 2, 4, 8, 16, 32),
+                      iso_integer=True, iso_max=512))

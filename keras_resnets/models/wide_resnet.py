@@ -18,8 +18,8 @@ import re
 
 from keras_resnets import blocks as B
 from keras_resnets.engine import ResidualSpec, Stage, build_model
-from keras_resnets.models._common import check_positive_int, check_rate, check_width, scaled
-from keras_resnets.registry import register_family
+from keras_resnets._checks import check_positive_int, check_rate, check_width, scaled
+from keras_resnets.registry import TuningAxes, format_number, register_family
 
 BLOCK_TYPES = {
     "B(3,3)": (3, 3),
@@ -151,6 +151,9 @@ register_family(
     WRN_PAPER,
     # CIFAR-10 / CIFAR-100 test error (%), Zagoruyko & Komodakis, Table 4 (no dropout).
     {"wrn-16-4": "5.02 / 24.03", "wrn-16-8": "4.81 / 22.07", "wrn-28-10": "4.00 / 19.25",
-     "wrn-40-4": "4.97 / 22.89"})
+     "wrn-40-4": "4.97 / 22.89"},
+    tuning=TuningAxes("wrn", "width factor k", (10, 16, 22, 28, 34, 40), tuple(range(1, 13)),
+                      lambda depth, width, _: f"wrn-{depth}-{format_number(width)}",
+                      recipe="wrn"))
 register_family("wide-resnet", r"wide-resnet(50|101)-2", _wide_bottleneck_from_name,
                 ["wide-resnet50-2", "wide-resnet101-2"], WRN_PAPER)
