@@ -1,22 +1,37 @@
-"""Network specs (plain data) and the one builder that turns any spec into a Keras model.
+"""The staged engine: every network is a stem, stages of blocks and a head.
 
-A spec describes a network; :func:`build_model` builds it with the keras.applications
-arguments, and :func:`count` runs the same spec on a counting probe, so the
-parameter and multiply-add counts come from the very code that builds the model.
+A :class:`NetworkSpec` is plain data: a :class:`Stem`, a tuple of :class:`Stage` (each a
+block kind of :data:`keras_resnets.blocks.BLOCK_KINDS`, or a block function, with typed
+options) and a head. The engine alone owns what every family needs:
+
+- the drop-path (stochastic depth) schedule, rising linearly over the blocks that have a
+  residual branch, and the refusal of ``drop_path_rate`` where a network has none;
+- the output stride: stages that would shrink the features beyond ``output_stride``
+  keep stride 1 and dilate instead (DeepLab's atrous backbone);
+- the stage outputs: the last map at each reduction (``C2`` = 1/4 of the input, ``C5`` =
+  1/32; a network whose stem keeps full resolution numbers its stages from ``C2``), with
+  their channels and reductions in :func:`feature_info`;
+- the defaults: ``classes`` and ``input_shape`` are resolved once, here.
+
+:func:`build_model` builds a spec on Keras tensors; :func:`count` runs the same code on a
+counting probe (see :mod:`keras_resnets.primitives`), so counts cannot drift from models.
 
 Example::
 
     spec = ResidualSpec(name="tiny", block="basic", stem="cifar", stem_filters=16,
                         stages=(Stage(2, 16, 1), Stage(2, 32, 2)),
-                        default_input_shape=(32, 32, 3))
-    model = build_model(spec, classes=10)
-    count(spec, classes=10).trainable == model.count_params()
+                        default_input_shape=(32, 32, 3), default_classes=10)
+    model = build_model(spec)
+    count(spec).trainable == model.count_params() - 2 * 4 * 16   # BN statistics aside
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -24,170 +39,304 @@ import keras
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 
-# Keras maps (and reloads) functional graphs recursively: a ResNet-1202 has over 4,000
-# layers, far beyond Python's default limit of 1,000 frames.
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 30_000))
-
 BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
                    "classifier_activation", "name", "drop_path_rate", "features_only")
+DEEP_GRAPH_RECURSION_LIMIT = 30_000
 
 
-class NetworkSpec:
-    """What every family's spec provides: a name, a default input and a forward pass.
+@contextlib.contextmanager
+def deep_graph_recursion():
+    """Raise Python's recursion limit while a very deep graph is built or loaded.
 
-    Subclasses implement :meth:`features`; :meth:`head` is the usual global pooling
-    and classifier, named as in keras.applications.
+    Keras walks functional graphs recursively: a ResNet-1202 has over 4,000 layers, far
+    beyond Python's default limit of 1,000 frames. The old limit comes back afterwards.
     """
-
-    name: str
-    default_input_shape: tuple
-    keras_weights: str | None = None
-    default_classes: int = 1000
-
-    @property
-    def min_input_size(self) -> int:
-        """Smallest height and width the network accepts (its total downsampling)."""
-        return 1
-
-    def features(self, x, *, drop_path_rate=0.0):
-        """Run the network body on ``x``; returns ``(stage_outputs, last)``, where
-        ``stage_outputs`` maps names such as ``"C2"`` to the stage outputs."""
-        raise NotImplementedError
-
-    def head(self, x, *, include_top, pooling, classes, classifier_activation):
-        if include_top:
-            x = P.GlobalPool("avg", name="avg_pool")(x)
-            return P.Dense(classes, activation=classifier_activation, dtype="float32",
-                           name="predictions")(x)
-        if pooling in ("avg", "max"):
-            return P.GlobalPool(pooling, name=f"{pooling}_pool")(x)
-        return x
-
-    def forward(self, x, *, include_top=True, pooling=None, classes=None,
-                classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
-        stage_outputs, last = self.features(x, drop_path_rate=drop_path_rate)
-        classes = self.default_classes if classes is None else classes
-        if features_only:
-            return stage_outputs
-        return self.head(last, include_top=include_top, pooling=pooling, classes=classes,
-                         classifier_activation=classifier_activation)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, DEEP_GRAPH_RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """``blocks`` blocks of ``filters`` channels (a bottleneck's inner width); the stage
-    changes resolution by ``stride`` and dilates its 3x3 convolutions by ``dilation``."""
+    """``blocks`` blocks of ``kind`` with ``filters`` channels; the stage shrinks the
+    features by ``stride`` (in its first block, or its last with the spec's
+    ``stride_at_end``) and dilates its convolutions by ``dilation``.
+
+    ``kind``: a name of :data:`keras_resnets.blocks.BLOCK_KINDS`, a
+    :class:`keras_resnets.blocks.BlockKind` or a block function; ``None`` takes the spec's
+    ``block``. ``options``: the kind's typed options (a dataclass) or a mapping; ``None``
+    takes the spec's ``block_options``. ``name``: the block names, a format string with
+    ``{stage}`` (the stage's number, from 2 by default), ``{block}`` (from 1) and ``{index}``
+    (the block's position in the network, from 0).
+    """
 
     blocks: int
-    filters: int
+    filters: Any
     stride: int = 2
     dilation: int = 1
+    kind: Any = None
+    options: Any = None
+    name: str = "conv{stage}_block{block}"
 
 
 @dataclasses.dataclass(frozen=True)
-class ResidualSpec(NetworkSpec):
-    """stem -> stages of residual blocks -> (final BN-ReLU if pre-activation) -> head.
+class Stem:
+    """The layers before the stages: a kind of :data:`keras_resnets.blocks.STEMS`
+    (``"imagenet"``: 7x7/2 conv and 3x3/2 max-pool; ``"cifar"``: one 3x3 conv; ...),
+    ``filters`` channels, ``batch_norm`` after the convolution (pre-activation nets have
+    none) and the max-pool's layer name."""
 
-    ``block`` names an entry of :data:`keras_resnets.blocks.RESIDUAL_BLOCKS` or is a
-    block function; ``block_options`` are extra keyword arguments for every block.
-    ``stride_at_end`` puts each stage's stride in its last block (keras.applications
-    ResNetV2 layout) instead of its first.
+    kind: str = "imagenet"
+    filters: Any = 64
+    batch_norm: bool = True
+    pool_name: str = "pool1_pool"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierHead:
+    """Global average pooling and a float32 classifier (``avg_pool``, ``predictions``);
+    without the top, ``pooling`` ``"avg"``/``"max"`` or the last feature map."""
+
+    def __call__(self, spec, inputs, features, last, *, include_top, pooling, classes,
+                 classifier_activation):
+        if include_top:
+            x = P.GlobalPool("avg", name="avg_pool")(last)
+            return P.Dense(classes, activation=classifier_activation, dtype="float32",
+                           name="predictions")(x)
+        if pooling in ("avg", "max"):
+            return P.GlobalPool(pooling, name=f"{pooling}_pool")(last)
+        return last
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """stem -> stages -> head, with the defaults a builder needs.
+
+    ``block``/``block_options``: the kind and options of stages that give none.
+    ``style``: conv biases and BatchNorm settings (:class:`keras_resnets.blocks.Style`).
+    ``stride_at_end``: each stage strides in its last block (keras.applications
+    ResNetV2). ``output_stride``: stop shrinking there and dilate (None: never).
+    ``keras_weights``: the keras.applications weights key, for compatible layouts.
     """
 
     name: str
-    block: Any
     stages: tuple
-    stem: str = "imagenet"
-    stem_filters: int = 64
-    preact: bool = False
+    stem: Stem = Stem()
+    block: Any = None
+    block_options: Any = None
+    head: Any = ClassifierHead()
     style: B.Style = B.DEFAULT_STYLE
-    shortcut: str = "B"
     stride_at_end: bool = False
-    block_options: tuple = ()
+    output_stride: int | None = None
     default_input_shape: tuple = (224, 224, 3)
     default_classes: int = 1000
     keras_weights: str | None = None
 
     @property
-    def block_fn(self):
-        return B.RESIDUAL_BLOCKS[self.block] if isinstance(self.block, str) else self.block
+    def stem_reduction(self) -> int:
+        return B.STEMS[self.stem.kind].reduction
+
+    @property
+    def reduction(self) -> int:
+        """How much the whole network shrinks its input (without output stride)."""
+        return self.stem_reduction * math.prod(stage.stride for stage in self.stages)
+
+    @property
+    def min_input_size(self) -> int:
+        """Smallest height and width the network accepts (its total downsampling)."""
+        return self.reduction
+
+    @property
+    def num_blocks(self) -> int:
+        return sum(stage.blocks for stage in self.stages)
+
+    def with_output_stride(self, output_stride) -> NetworkSpec:
+        """A copy whose features stop shrinking at ``output_stride``: the stages that would
+        downsample further keep stride 1 and dilate by the stride they gave up (16 on a
+        ResNet-50: the last stage dilates by 2; 8: the last two by 2 and 4)."""
+        reachable = [self.stem_reduction]
+        for stage in self.stages:
+            if stage.stride > 1:
+                reachable.append(reachable[-1] * stage.stride)
+        if output_stride not in reachable:
+            raise ValueError(f"output_stride {output_stride} is out of reach of "
+                             f"{self.name!r}, which downsamples by "
+                             f"{', '.join(map(str, reachable))} along the way")
+        for stage in self.stages:
+            kind = block_kind(stage.kind or self.block)
+            if stage.stride > 1 and not kind.dilates:
+                raise ValueError(f"{self.name!r} cannot trade strides for dilation: its "
+                                 f"{kind.name!r} stages downsample without convolutions; "
+                                 "use a residual, MobileNetV2 or Xception backbone")
+        return dataclasses.replace(self, output_stride=output_stride)
+
+
+class LegacySpec:
+    """TEMPORARY: the old per-family forward pass, until every family is a table."""
+
+    keras_weights = None
+    default_classes = 1000
 
     @property
     def min_input_size(self):
-        size = 4 if self.stem == "imagenet" else 1
-        for stage in self.stages:
-            size *= stage.stride
-        return size
+        return 1
 
-    @property
-    def num_blocks(self):
-        return sum(stage.blocks for stage in self.stages)
+    def head(self, x, *, include_top, pooling, classes, classifier_activation):
+        return ClassifierHead()(self, None, None, x, include_top=include_top, pooling=pooling,
+                                classes=classes, classifier_activation=classifier_activation)
 
-    def stem_layers(self, x):
-        after_bn = not self.preact
-        if self.stem == "imagenet":
-            x = B.conv(x, self.stem_filters, 7, 2, name="conv1", style=self.style,
-                       bn_follows=after_bn)
-        else:
-            x = B.conv(x, self.stem_filters, 3, 1, name="conv1", style=self.style,
-                       bn_follows=after_bn)
-        if after_bn:
-            x = B.batch_norm(x, name="conv1_bn", style=self.style)
-            x = P.Act("relu", name="conv1_relu")(x)
-        if self.stem == "imagenet":
-            x = P.ZeroPad(1, name="pool1_pad")(x)
-            x = P.Pool("max", 3, 2, name="pool1_pool")(x)
-        return x
-
-    def features(self, x, *, drop_path_rate=0.0):
-        x = self.stem_layers(x)
-        options = dict(self.block_options)
-        outputs, index, total = {}, 0, self.num_blocks
-        for s, stage in enumerate(self.stages):
-            for j in range(stage.blocks):
-                strided = j == (stage.blocks - 1 if self.stride_at_end else 0)
-                rate = drop_path_rate * index / max(total - 1, 1)
-                x = self.block_fn(x, stage.filters, stage.stride if strided else 1,
-                                  name=f"conv{s + 2}_block{j + 1}", style=self.style,
-                                  shortcut=self.shortcut, drop_rate=rate,
-                                  dilation=stage.dilation, **options)
-                index += 1
-            outputs[f"C{s + 2}"] = x
-        if self.preact:
-            x = B.bn_relu(x, name="post", style=self.style)
-        return outputs, x
-
-    def stem_stride(self) -> int:
-        """How much the stem downsamples (4 for the ImageNet stem, 1 for the CIFAR one)."""
-        probe = P.Probe.input((1024, 1024, 3))
-        return 1024 // self.stem_layers(probe).shape[0]
-
-    def with_output_stride(self, output_stride) -> ResidualSpec:
-        """A copy whose features stop shrinking at ``output_stride`` (DeepLab's atrous
-        backbone): the stages that would downsample further keep stride 1 and dilate
-        their convolutions by the stride they gave up (output stride 16 on a ResNet-50:
-        the last stage dilates by 2; 8: the last two by 2 and 4)."""
-        stride, dilation, stages = self.stem_stride(), 1, []
-        for stage in self.stages:
-            if stride * stage.stride > output_stride:
-                dilation *= stage.stride
-                stage = dataclasses.replace(stage, stride=1)
-            else:
-                stride *= stage.stride
-            if dilation > 1:
-                stage = dataclasses.replace(stage, dilation=stage.dilation * dilation)
-            stages.append(stage)
-        if stride != output_stride:
-            raise ValueError(f"output_stride {output_stride} is out of reach of {self.name!r}, "
-                             f"which downsamples by {stride} in all")
-        return dataclasses.replace(self, stages=tuple(stages))
+    def forward(self, x, *, include_top=True, pooling=None, classes=None,
+                classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
+        stage_outputs, last = self.features(x, drop_path_rate=drop_path_rate)
+        if features_only:
+            return stage_outputs
+        return self.head(last, include_top=include_top, pooling=pooling,
+                         classes=self.default_classes if classes is None else classes,
+                         classifier_activation=classifier_activation)
 
 
-def count(spec: NetworkSpec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
-    """Parameters and multiply-adds of ``spec`` for one image, with no model built."""
-    forward_kwargs["classes"] = spec.default_classes if classes is None else classes
+def ResidualSpec(*, name, block, stages, stem="imagenet", stem_filters=64, preact=False,
+                 style=B.DEFAULT_STYLE, shortcut="B", stride_at_end=False, block_options=None,
+                 se_ratio=0.0, default_input_shape=(224, 224, 3), default_classes=1000,
+                 keras_weights=None) -> NetworkSpec:
+    """A residual network's spec: ``stem`` (``"imagenet"`` or ``"cifar"``) -> ``stages`` of
+    ``block`` (a name of :data:`keras_resnets.blocks.BLOCK_KINDS` or a block function) ->
+    a final BN-ReLU when ``preact`` -> the classifier.
+
+    ``shortcut``, ``se_ratio`` and ``block_options`` (a mapping of the kind's other
+    options) become the block kind's typed options.
+    """
+    options = dict(block_options or {}, shortcut=shortcut)
+    if se_ratio:
+        options["se_ratio"] = se_ratio
+    kind = block_kind(block)
+    typed = kind.options(**options) if kind.options is not None else options
+    stages = tuple(stages)
+    if preact:
+        stages += (Stage(1, None, 1, kind="bn_relu", options={}, name="post"),)
+    return NetworkSpec(name=name, stages=stages, stem=Stem(stem, stem_filters, not preact),
+                       block=block, block_options=typed, style=style,
+                       stride_at_end=stride_at_end, default_input_shape=default_input_shape,
+                       default_classes=default_classes, keras_weights=keras_weights)
+
+
+def block_kind(kind) -> B.BlockKind:
+    """The :class:`~keras_resnets.blocks.BlockKind` of a name, kind or block function."""
+    if isinstance(kind, B.BlockKind):
+        return kind
+    if isinstance(kind, str):
+        if kind not in B.BLOCK_KINDS:
+            raise ValueError(f"block kind must be one of {', '.join(sorted(B.BLOCK_KINDS))} "
+                             f"or a block function; got {kind!r}")
+        return B.BLOCK_KINDS[kind]
+    if callable(kind):
+        return B.BlockKind(getattr(kind, "__name__", "custom"), kind)
+    raise ValueError(f"block kind must be a name such as 'basic' or a block function; "
+                     f"got {kind!r}")
+
+
+def _option_kwargs(options) -> dict:
+    if options is None:
+        return {}
+    if dataclasses.is_dataclass(options):
+        return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    if isinstance(options, Mapping):
+        return dict(options)
+    raise ValueError(f"block options must be a dataclass or a mapping; got {options!r}")
+
+
+@dataclasses.dataclass
+class _Levels:
+    """The stage outputs: the last map (or block feature) at each reduction."""
+
+    shift: int
+    outputs: dict = dataclasses.field(default_factory=dict)
+    info: list = dataclasses.field(default_factory=list)
+
+    def record(self, reduction, feature):
+        level = round(math.log2(reduction)) + self.shift
+        if level >= 2 and f"C{level}" not in self.outputs:
+            self.outputs[f"C{level}"] = feature
+            self.info.append({"name": f"C{level}", "channels": B.channels(feature),
+                              "reduction": reduction})
+
+
+def _droppable(spec) -> int:
+    return sum(stage.blocks for stage in spec.stages
+               if block_kind(stage.kind or spec.block).drop_path)
+
+
+def check_drop_path(spec, drop_path_rate):
+    """Refuse a drop-path rate that ``spec`` cannot honour (or that is not a rate)."""
+    if isinstance(drop_path_rate, bool) or not isinstance(drop_path_rate, (int, float)) \
+            or not 0.0 <= drop_path_rate < 1.0:
+        raise ValueError(f"drop_path_rate must be a number in [0, 1); got {drop_path_rate!r}")
+    if drop_path_rate and not isinstance(spec, LegacySpec) and not _droppable(spec):
+        raise ValueError(f"drop_path_rate must be 0 for {spec.name}: it has no residual "
+                         f"branches to drop; got {drop_path_rate!r}. Use dropout_rate instead")
+
+
+def run_stages(spec, x, *, drop_path_rate=0.0):
+    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``."""
+    x = B.STEMS[spec.stem.kind].build(x, spec.stem, style=spec.style)
+    reduction = actual = spec.stem_reduction
+    levels = _Levels(shift=2 if reduction == 1 else 0)
+    feature, gain, index, dropped = x, 1, 0, 0
+    last_droppable = max(_droppable(spec) - 1, 1)
+    for number, stage in enumerate(spec.stages, 2):
+        kind = block_kind(stage.kind or spec.block)
+        options = _option_kwargs(stage.options if stage.options is not None
+                                 else spec.block_options)
+        strided_block = stage.blocks - 1 if spec.stride_at_end else 0
+        for j in range(stage.blocks):
+            stride = stage.stride if j == strided_block else 1
+            if stride > 1:
+                levels.record(reduction, feature)
+                reduction *= stride
+                if spec.output_stride and actual * stride > spec.output_stride:
+                    gain, stride = gain * stride, 1
+                else:
+                    actual *= stride
+            rate = drop_path_rate * dropped / last_droppable if kind.drop_path else 0.0
+            out = kind.build(x, stage.filters, stride,
+                             name=stage.name.format(stage=number, block=j + 1, index=index),
+                             style=spec.style, dilation=stage.dilation * gain, drop_rate=rate,
+                             **options)
+            x, feature = out if isinstance(out, tuple) else (out, out)
+            index += 1
+            dropped += kind.drop_path
+    levels.record(reduction, feature)
+    return levels.outputs, x, levels.info
+
+
+def forward(spec, inputs, *, include_top=True, pooling=None, classes=None,
+            classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
+    """The whole network on ``inputs`` (a Keras tensor or a probe)."""
+    if isinstance(spec, LegacySpec):
+        return spec.forward(inputs, include_top=include_top, pooling=pooling, classes=classes,
+                            classifier_activation=classifier_activation,
+                            drop_path_rate=drop_path_rate, features_only=features_only)
+    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate)
+    if features_only:
+        return outputs
+    return spec.head(spec, inputs, outputs, last, include_top=include_top, pooling=pooling,
+                     classes=spec.default_classes if classes is None else classes,
+                     classifier_activation=classifier_activation)
+
+
+def feature_info(spec, input_shape=None) -> list[dict]:
+    """The stage outputs' names, channels and reductions (timm's ``feature_info``)."""
     probe = P.Probe.input(input_shape or spec.default_input_shape)
-    spec.forward(probe, **forward_kwargs)
+    return run_stages(spec, probe)[2]
+
+
+def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
+    """Parameters and multiply-adds of ``spec`` for one image, with no model built."""
+    probe = P.Probe.input(input_shape or spec.default_input_shape)
+    forward(spec, probe, classes=classes, **forward_kwargs)
     return probe.tally
 
 
@@ -196,13 +345,13 @@ def validate_build_arguments(spec, *, include_top, weights, pooling, classes, in
     """Check the keras.applications arguments before any layer is built."""
     from keras_resnets import weights as W
 
-    if include_top and (not isinstance(classes, int) or classes < 1):
+    if include_top and (isinstance(classes, bool) or not isinstance(classes, int)
+                        or classes < 1):
         raise ValueError(f"classes must be a positive integer when include_top=True; got "
                          f"{classes!r} (e.g. classes=10 for CIFAR-10, 1000 for ImageNet)")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max'; got {pooling!r}")
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1); got {drop_path_rate!r}")
+    check_drop_path(spec, drop_path_rate)
     if input_shape is not None and (len(input_shape) != 3 or input_shape[-1] is None):
         raise ValueError(f"input_shape must be (height, width, channels) with known channels; "
                          f"got {input_shape!r} (e.g. (32, 32, 3))")
@@ -228,21 +377,20 @@ def build_model(spec: NetworkSpec, *, include_top=True, weights=None, input_tens
     classes = spec.default_classes if classes is None else classes
     if input_tensor is not None and input_shape is None:
         input_shape = tuple(input_tensor.shape[1:])
-    if input_shape is None:
-        input_shape = spec.default_input_shape
-    input_shape = tuple(input_shape)
+    input_shape = tuple(spec.default_input_shape if input_shape is None else input_shape)
     validate_build_arguments(spec, include_top=include_top, weights=weights, pooling=pooling,
                              classes=classes, input_shape=input_shape,
                              drop_path_rate=drop_path_rate)
     forward_kwargs = dict(include_top=include_top, pooling=pooling, classes=classes,
                           classifier_activation=classifier_activation,
-                          features_only=features_only)
+                          features_only=features_only, drop_path_rate=drop_path_rate)
     # shape and option checks of the whole network, before any layer exists
-    tally = count(spec, input_shape, drop_path_rate=drop_path_rate, **forward_kwargs)
+    tally = count(spec, input_shape, **forward_kwargs)
     W.check_file(weights, tally.total, spec.name)
-    inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)
-    outputs = spec.forward(inputs, drop_path_rate=drop_path_rate, **forward_kwargs)
-    model = keras.Model(inputs, outputs, name=name or spec.name)
-    if weights is not None:
-        W.load(model, spec, weights, include_top=include_top)
+    with deep_graph_recursion():
+        inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)
+        outputs = forward(spec, inputs, **forward_kwargs)
+        model = keras.Model(inputs, outputs, name=name or spec.name)
+        if weights is not None:
+            W.load(model, spec, weights, include_top=include_top)
     return model

@@ -28,7 +28,7 @@ import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets.engine import NetworkSpec, build_model
+from keras_resnets.engine import LegacySpec, build_model
 from keras_resnets._checks import check_choice, check_positive_int, check_rate
 from keras_resnets.models.densenet import _no_drop_path, check_options
 from keras_resnets.registry import register_family
@@ -52,7 +52,7 @@ CIFAR_DROPOUT = 0.2  # keep_prob 0.8 after every convolution: the paper's CIFAR/
 
 
 @dataclasses.dataclass(frozen=True)
-class CliqueNetSpec(NetworkSpec):
+class CliqueNetSpec(LegacySpec):
     """stem -> clique blocks and transitions -> multi-scale pooled features -> classifier.
 
     ``layers`` and ``growth`` give each block's number of layers and channels per layer.

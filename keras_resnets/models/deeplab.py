@@ -1,7 +1,7 @@
 """DeepLabV3 (Chen et al., 2017): semantic segmentation with atrous spatial pyramid pooling.
 
-Any registered residual network is the backbone. Its last stages trade their strides
-for dilation (:meth:`~keras_resnets.engine.ResidualSpec.with_output_stride`), so the
+Any registered network whose stages can dilate is the backbone. Its last stages trade strides
+for dilation (:meth:`~keras_resnets.engine.NetworkSpec.with_output_stride`), so the
 features keep 1/16 or 1/8 of the input resolution; ASPP (:func:`keras_resnets.blocks.aspp`)
 and a 3x3 conv -> BN -> ReLU -> 1x1 classifier follow, and the class scores are
 resized bilinearly to the input resolution: the output is ``(height, width, classes)``,
@@ -19,8 +19,8 @@ import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets.engine import NetworkSpec, ResidualSpec, build_model
 from keras_resnets._checks import check_rate
+from keras_resnets.engine import ClassifierHead, NetworkSpec, build_model
 from keras_resnets.registry import get_spec, register_family
 
 OUTPUT_STRIDES = (8, 16, 32)
@@ -29,73 +29,58 @@ ATROUS_RATES = {8: (12, 24, 36), 16: (6, 12, 18), 32: (3, 6, 9)}
 
 
 @dataclasses.dataclass(frozen=True)
-class DeepLabSpec(NetworkSpec):
-    """A dilated residual backbone -> ASPP -> 3x3 conv -> 1x1 classifier -> resize."""
+class DeepLabHead:
+    """ASPP -> 3x3 conv -> BN -> ReLU -> 1x1 classifier -> bilinear resize to the input."""
 
-    name: str
-    backbone: ResidualSpec
     output_stride: int = 16
     atrous_rates: tuple = ATROUS_RATES[16]
-    aspp_filters: int = 256
-    aspp_dropout: float = 0.1
-    style: B.Style = B.DEFAULT_STYLE
-    default_input_shape: tuple = (512, 512, 3)
-    default_classes: int = 21
-    keras_weights: str | None = None
+    filters: int = 256
+    dropout: float = 0.1
 
-    def features(self, x, *, drop_path_rate=0.0):
-        return self.backbone.features(x, drop_path_rate=drop_path_rate)
-
-    def check_input(self, x):
-        height, width = B.spatial(x)
+    def check_input(self, spec, inputs):
+        height, width = B.spatial(inputs)
         if height is None or width is None:
-            raise ValueError(f"{self.name} needs a known input size to resize its output to; "
+            raise ValueError(f"{spec.name} needs a known input size to resize its output to; "
                              f"got {height}x{width}. Pass input_shape, e.g. (512, 512, 3)")
-        if height % self.output_stride or width % self.output_stride:
-            raise ValueError(f"{self.name}: the input height and width must be multiples of "
-                             f"output_stride={self.output_stride}; got {height}x{width} "
-                             f"(e.g. {height // self.output_stride * self.output_stride or 512}"
-                             f"x{width // self.output_stride * self.output_stride or 512})")
+        stride = self.output_stride
+        if height % stride or width % stride:
+            raise ValueError(f"{spec.name}: the input height and width must be multiples of "
+                             f"output_stride={stride}; got {height}x{width} (e.g. "
+                             f"{height // stride * stride or 512}x{width // stride * stride or 512})")
         return height, width
 
-    def forward(self, x, *, include_top=True, pooling=None, classes=None,
-                classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
-        size = self.check_input(x)
-        stage_outputs, last = self.features(x, drop_path_rate=drop_path_rate)
-        if features_only:
-            return stage_outputs
-        y = B.aspp(last, self.aspp_filters, self.atrous_rates, name="aspp", style=self.style,
-                   dropout_rate=self.aspp_dropout)
-        y = B.conv_bn_act(y, self.aspp_filters, 3, name="head", style=self.style)
+    def __call__(self, spec, inputs, features, last, *, include_top, pooling, classes,
+                 classifier_activation):
+        size = self.check_input(spec, inputs)
+        y = B.aspp(last, self.filters, self.atrous_rates, name="aspp", style=spec.style,
+                   dropout_rate=self.dropout)
+        y = B.conv_bn_act(y, self.filters, 3, name="head", style=spec.style)
         if not include_top:
-            return super().head(y, include_top=False, pooling=pooling, classes=classes,
-                                classifier_activation=classifier_activation)
-        classes = self.default_classes if classes is None else classes
+            return ClassifierHead()(spec, inputs, features, y, include_top=False,
+                                    pooling=pooling, classes=classes,
+                                    classifier_activation=classifier_activation)
         y = P.Conv(classes, 1, use_bias=True, dtype="float32", name="logits")(y)
         y = P.Resize(size, name="upsample")(y)
         return P.Act(classifier_activation or "linear", dtype="float32", name="predictions")(y)
 
 
 def deeplab_spec(backbone="resnet50", *, output_stride=16, atrous_rates=None, aspp_filters=256,
-                 aspp_dropout=0.1, **backbone_options) -> DeepLabSpec:
-    """The spec behind :func:`DeepLabV3`; ``backbone_options`` go to the backbone's family
-    (e.g. ``se_ratio=0.25`` for ``"resnet50"``)."""
+                 aspp_dropout=0.1, **backbone_options) -> NetworkSpec:
+    """The spec behind :func:`DeepLabV3`: the backbone's spec with its strides traded for
+    dilation beyond ``output_stride`` and the DeepLab head; ``backbone_options`` go to the
+    backbone's family (e.g. ``se_ratio=0.25`` for ``"resnet50"``)."""
     if output_stride not in OUTPUT_STRIDES:
         raise ValueError(f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))} "
                          f"(the backbone's downsampling, stopped by dilation); got "
                          f"{output_stride!r}")
-    if isinstance(backbone, ResidualSpec):
+    if isinstance(backbone, NetworkSpec):
         base, label = backbone, backbone.name
     elif isinstance(backbone, str):
         base, label = get_spec(backbone, **backbone_options), backbone.strip().lower()
     else:
-        raise ValueError(f"backbone must be a residual model name such as 'resnet50', "
-                         f"'resnet101', 'resnext50-32x4d' or 'wide-resnet50-2', or a ResidualSpec; "
-                         f"got {backbone!r}")
-    if not isinstance(base, ResidualSpec):
-        raise ValueError(f"backbone must be a residual network (ResNet, ResNeXt, Wide ResNet, "
-                         f"...) that the residual engine builds; {label!r} is a "
-                         f"{type(base).__name__}. Try 'resnet50' or 'resnet101'")
+        raise ValueError(f"backbone must be a model name such as 'resnet50', 'resnet101', "
+                         f"'resnext50-32x4d', 'wide-resnet50-2' or 'mobilenetv2-1.0', or a "
+                         f"NetworkSpec; got {backbone!r}")
     rates = tuple(ATROUS_RATES[output_stride] if atrous_rates is None else atrous_rates)
     if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
         raise ValueError(f"atrous_rates must be positive integers, e.g. (6, 12, 18); "
@@ -109,8 +94,10 @@ def deeplab_spec(backbone="resnet50", *, output_stride=16, atrous_rates=None, as
     except ValueError as error:
         raise ValueError(f"output_stride={output_stride} does not fit the backbone: {error}; "
                          "use an ImageNet-stem backbone such as 'resnet50'") from None
-    return DeepLabSpec(name=f"deeplabv3-{label}", backbone=dilated, output_stride=output_stride,
-                       atrous_rates=rates, aspp_filters=aspp_filters, aspp_dropout=aspp_dropout)
+    head = DeepLabHead(output_stride, rates, aspp_filters, aspp_dropout)
+    return dataclasses.replace(dilated, name=f"deeplabv3-{label}", head=head,
+                               default_input_shape=(512, 512, 3), default_classes=21,
+                               keras_weights=None)
 
 
 def DeepLabV3(backbone="resnet50", *, classes=21, output_stride=16, input_shape=None,
@@ -118,8 +105,9 @@ def DeepLabV3(backbone="resnet50", *, classes=21, output_stride=16, input_shape=
     """DeepLabV3 for semantic segmentation: per-pixel class scores at input resolution.
 
     Args:
-        backbone: a registered residual model name (``"resnet50"``, ``"resnet101"``,
-            ``"resnext50-32x4d"``, ``"wide-resnet50-2"``, ...) or a :class:`ResidualSpec`.
+        backbone: a registered model name (``"resnet50"``, ``"resnet101"``,
+            ``"resnext50-32x4d"``, ``"wide-resnet50-2"``, ...) or a
+            :class:`~keras_resnets.engine.NetworkSpec` whose stages can dilate.
         classes: number of classes (21 for PASCAL VOC).
         output_stride: 16 (the last stage dilated by 2), 8 (the last two by 2 and 4) or
             32 (no dilation); the input height and width must be multiples of it.

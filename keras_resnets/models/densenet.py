@@ -23,7 +23,7 @@ import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets.engine import NetworkSpec, build_model
+from keras_resnets.engine import LegacySpec, build_model
 from keras_resnets._checks import check_choice, check_positive_int, check_rate
 from keras_resnets.registry import TuningAxes, register_family
 
@@ -43,7 +43,7 @@ CIFAR_OPTIONS = ("dropout_rate", "initial_filters")
 
 
 @dataclasses.dataclass(frozen=True)
-class DenseNetSpec(NetworkSpec):
+class DenseNetSpec(LegacySpec):
     """stem -> (dense block -> transition) x N -> dense block -> BN -> ReLU -> head.
 
     ``blocks``: layers per dense block; ``stem="imagenet"``: 7x7/2 conv -> BN -> ReLU ->

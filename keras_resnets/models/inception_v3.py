@@ -18,7 +18,7 @@ import functools
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets.engine import NetworkSpec, build_model
+from keras_resnets.engine import LegacySpec, build_model
 from keras_resnets.registry import register_family
 
 STEM = (
@@ -76,7 +76,7 @@ def modules(style):
 
 
 @dataclasses.dataclass(frozen=True)
-class InceptionV3Spec(NetworkSpec):
+class InceptionV3Spec(LegacySpec):
     """Stem of five convs and two max-pools -> eleven inception modules -> head."""
 
     name: str = "inceptionv3"

@@ -21,7 +21,7 @@ import math
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets.engine import NetworkSpec, build_model
+from keras_resnets.engine import LegacySpec, build_model
 from keras_resnets._checks import check_width
 from keras_resnets.registry import register_family
 from keras_resnets.weights import MOBILENET_V2_ALPHAS
@@ -47,7 +47,7 @@ def make_divisible(value, divisor=8, min_value=None):
 
 
 @dataclasses.dataclass(frozen=True)
-class MobileNetV2Spec(NetworkSpec):
+class MobileNetV2Spec(LegacySpec):
     """Conv 3x3/2 -> 17 inverted residual blocks (``layout``) -> conv 1x1 -> head."""
 
     name: str

@@ -14,18 +14,13 @@ Example::
 from __future__ import annotations
 
 from keras_resnets import blocks as B
-from keras_resnets.engine import ResidualSpec, Stage, build_model
+from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets._checks import check_choice, check_width, scaled
+from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
 from keras_resnets.registry import TuningAxes, format_number, register_family
 
-IMAGENET_LAYOUTS = {
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-    200: ("bottleneck", (3, 24, 36, 3)),
-}
+IMAGENET_LAYOUTS = {depth: ("basic" if depth < 50 else "bottleneck", blocks)
+                    for depth, blocks in IMAGENET_BLOCKS.items()}
 KERAS_DEPTHS = (50, 101, 152)
 VERSIONS = (1, 1.5, 2)
 CIFAR_BASIC_EXAMPLES = "20, 32, 44, 56, 110, 1202"
@@ -53,7 +48,7 @@ def _cifar_blocks_per_stage(depth, block):
 
 
 def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block=None,
-                se_ratio=0.0) -> ResidualSpec:
+                se_ratio=0.0) -> NetworkSpec:
     """The spec behind :func:`ResNet` (same arguments)."""
     check_choice("version", version, VERSIONS)
     check_choice("stem", stem, ("imagenet", "cifar"))
@@ -72,8 +67,8 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
                              "(CIFAR depths such as 20 or 56 need stem='cifar')")
         kind, counts = IMAGENET_LAYOUTS[depth]
         kind = layout_block if layout_block in ("basic", "bottleneck") else kind
-        filters = (64, 128, 256, 512)
-        strides = (2, 2, 2, 1) if preact else (1, 2, 2, 2)
+        filters = IMAGENET_WIDTHS
+        strides = (2, 2, 2, 1) if preact else IMAGENET_STRIDES
         stem_filters, input_shape, classes = 64, (224, 224, 3), 1000
         shortcut = shortcut or "B"
     else:
@@ -104,7 +99,7 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         else B.DEFAULT_STYLE,
         shortcut=shortcut,
         stride_at_end=preact and stem == "imagenet",
-        block_options=tuple(sorted(options.items())),
+        block_options=options,
         default_input_shape=input_shape,
         default_classes=classes,
         keras_weights=f"resnet{depth}{'v2' if preact else ''}" if keras_compatible else None,

@@ -13,29 +13,30 @@ Example::
 
 from __future__ import annotations
 
-from keras_resnets.engine import ResidualSpec, Stage, build_model
+from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets._checks import check_choice, check_positive_int
+from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
 from keras_resnets.registry import TuningAxes, register_family
 
-IMAGENET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+IMAGENET_DEPTHS = (50, 101, 152)
 
 
-def resnext_spec(depth, cardinality, bottleneck_width, *, stem=None) -> ResidualSpec:
+def resnext_spec(depth, cardinality, bottleneck_width, *, stem=None) -> NetworkSpec:
     """The spec behind :func:`ResNeXt` (same arguments)."""
     check_positive_int("cardinality", cardinality, "8, 16, 32")
     check_positive_int("bottleneck_width", bottleneck_width, "4, 8, 64")
     stem = stem or ("cifar" if depth not in IMAGENET_DEPTHS else "imagenet")
     check_choice("stem", stem, ("imagenet", "cifar"))
     common = dict(block="bottleneck", shortcut="B",
-                  block_options=(("base_width", bottleneck_width), ("groups", cardinality),
-                                 ("stride_in", "3x3")))
+                  block_options={"base_width": bottleneck_width, "groups": cardinality,
+                                 "stride_in": "3x3"})
     name = f"resnext{depth}-{cardinality}x{bottleneck_width}d"
     if stem == "imagenet":
         if depth not in IMAGENET_DEPTHS:
             raise ValueError(f"ResNeXt depth for stem='imagenet' must be 50, 101 or 152; "
                              f"got {depth!r}")
         stages = tuple(Stage(c, f, s) for c, f, s in
-                       zip(IMAGENET_DEPTHS[depth], (64, 128, 256, 512), (1, 2, 2, 2)))
+                       zip(IMAGENET_BLOCKS[depth], IMAGENET_WIDTHS, IMAGENET_STRIDES))
         return ResidualSpec(name=name, stages=stages, **common)
     n, rest = divmod(depth - 2, 9) if isinstance(depth, int) else (0, 1)
     if rest or n < 1:

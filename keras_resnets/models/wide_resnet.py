@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 
 from keras_resnets import blocks as B
-from keras_resnets.engine import ResidualSpec, Stage, build_model
+from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets._checks import check_positive_int, check_rate, check_width, scaled
+from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
 from keras_resnets.registry import TuningAxes, format_number, register_family
 
 BLOCK_TYPES = {
@@ -62,7 +63,7 @@ def blocks_per_group(depth, convs_per_block=2):
 
 
 def wide_resnet_spec(depth, width, *, dropout_rate=0.0, block_type="B(3,3)",
-                     deepening=None) -> ResidualSpec:
+                     deepening=None) -> NetworkSpec:
     """The spec behind :func:`WideResNet` (same arguments)."""
     kernels = _kernels(block_type, deepening)
     n = blocks_per_group(depth, deepening or 2)
@@ -81,7 +82,7 @@ def wide_resnet_spec(depth, width, *, dropout_rate=0.0, block_type="B(3,3)",
         stem_filters=16,
         preact=True,
         shortcut="B",
-        block_options=tuple(sorted(options.items())),
+        block_options=options,
         default_input_shape=(32, 32, 3),
         default_classes=10,
     )
@@ -107,19 +108,17 @@ def WideResNet(depth, width, *, dropout_rate=0.0, block_type="B(3,3)", deepening
     return build_model(spec, **kwargs)
 
 
-def wide_bottleneck_spec(depth) -> ResidualSpec:
+def wide_bottleneck_spec(depth) -> NetworkSpec:
     """ImageNet wide ResNets (WRN-50-2, WRN-101-2): bottlenecks twice as wide inside."""
-    from keras_resnets.models.resnet import IMAGENET_LAYOUTS
-
     if depth not in (50, 101, 152):
         raise ValueError(f"wide bottleneck ResNet depth must be 50, 101 or 152; got {depth!r}")
-    counts = IMAGENET_LAYOUTS[depth][1]
     return ResidualSpec(
         name=f"wide_resnet{depth}_2",
         block="bottleneck",
-        stages=tuple(Stage(c, f, s) for c, f, s in zip(counts, (64, 128, 256, 512), (1, 2, 2, 2))),
+        stages=tuple(Stage(c, f, s) for c, f, s in
+                     zip(IMAGENET_BLOCKS[depth], IMAGENET_WIDTHS, IMAGENET_STRIDES)),
         style=B.DEFAULT_STYLE,
-        block_options=(("base_width", 128), ("stride_in", "3x3")),
+        block_options={"base_width": 128, "stride_in": "3x3"},
     )
 
 

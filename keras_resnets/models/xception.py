@@ -16,7 +16,7 @@ import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets.engine import NetworkSpec, build_model
+from keras_resnets.engine import LegacySpec, build_model
 from keras_resnets.registry import register_family
 
 FLOWS = (
@@ -30,7 +30,7 @@ FLOWS = (
 
 
 @dataclasses.dataclass(frozen=True)
-class XceptionSpec(NetworkSpec):
+class XceptionSpec(LegacySpec):
     """Two 3x3 convs -> Xception blocks (``flows``) -> two separable convs -> head."""
 
     name: str = "xception"

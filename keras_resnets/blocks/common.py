@@ -1,0 +1,138 @@
+"""What every block family shares: the :class:`Style` conventions, conv/BN/activation
+helpers, tensor-shape helpers and the residual shortcut.
+
+Example::
+
+    x = conv_bn(inputs, 32, 3, stride=2, name="stem")   # conv -> BN -> ReLU
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from keras_resnets import primitives as P
+
+
+@dataclasses.dataclass(frozen=True)
+class Style:
+    """Conventions a network follows: conv biases and BatchNorm settings.
+
+    ``bias_before_bn``: biases on convolutions followed by BatchNorm (keras.applications
+    ResNet v1 has them); ``bias_elsewhere``: on convolutions not followed by BatchNorm;
+    ``explicit_padding``: pad 3x3 convolutions with a ZeroPadding2D layer even at stride 1;
+    ``bn_scale``: BatchNorm learns a scale (gamma); keras.applications InceptionV3 has none.
+    BatchNorm ``momentum`` follows Keras's convention (0.9 = PyTorch's 0.1).
+    """
+
+    bias_before_bn: bool = False
+    bias_elsewhere: bool = False
+    bn_epsilon: float = 1e-5
+    bn_momentum: float = 0.9
+    explicit_padding: bool = False
+    bn_scale: bool = True
+
+
+DEFAULT_STYLE = Style()
+
+SHORTCUTS = ("A", "B", "none")
+
+
+def channels(x) -> int:
+    """Channel count of a Keras tensor or probe (channels last)."""
+    return x.shape[-1]
+
+
+def conv(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE, bn_follows=True,
+         groups=1, dilation=1):
+    """A convolution named ``{name}_conv``; strided (or explicitly styled) kxk convs get a
+    symmetric ``{name}_pad`` ZeroPadding2D first, as in the reference implementations."""
+    use_bias = style.bias_before_bn if bn_follows else style.bias_elsewhere
+    if channels(x) % groups or filters % groups:
+        raise ValueError(f"{name}: groups={groups} must divide the input channels "
+                         f"({channels(x)}) and the output channels ({filters})")
+    pad = dilation * (kernel_size - 1) // 2
+    if kernel_size > 1 and (stride > 1 or style.explicit_padding):
+        x = P.ZeroPad(pad, name=f"{name}_pad")(x)
+        padding = "valid"
+    else:
+        padding = "same"
+    return P.Conv(filters, kernel_size, stride, padding=padding, groups=groups,
+                  dilation=dilation, use_bias=use_bias, name=f"{name}_conv")(x)
+
+
+def batch_norm(x, *, name, style=DEFAULT_STYLE):
+    return P.BatchNorm(epsilon=style.bn_epsilon, momentum=style.bn_momentum,
+                       scale=style.bn_scale, name=name)(x)
+
+
+def conv_bn(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE, activation="relu",
+            groups=1, dilation=1):
+    """Conv -> BN (-> activation): layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu``."""
+    x = conv(x, filters, kernel_size, stride, name=name, style=style, groups=groups,
+             dilation=dilation)
+    x = batch_norm(x, name=f"{name}_bn", style=style)
+    if activation:
+        x = P.Act(activation, name=f"{name}_{'relu' if activation == 'relu' else 'act'}")(x)
+    return x
+
+
+def bn_relu(x, *, name, style=DEFAULT_STYLE):
+    """Pre-activation: BN -> ReLU, layers ``{name}_bn`` and ``{name}_relu``."""
+    x = batch_norm(x, name=f"{name}_bn", style=style)
+    return P.Act("relu", name=f"{name}_relu")(x)
+
+
+def spatial(x) -> tuple:
+    """``(height, width)`` of a Keras tensor or probe (``None`` where unknown)."""
+    return tuple(x.shape[-3:-1])
+
+
+def act_name(name, activation):
+    """Name of an activation layer: ``{name}_relu`` for ReLU and ReLU6, else ``{name}_act``."""
+    return f"{name}_{'relu' if activation in ('relu', 'relu6') else 'act'}"
+
+
+def correct_pad(x, kernel_size):
+    """Zero-padding ``((top, bottom), (left, right))`` that makes a strided 'valid'
+    convolution match TensorFlow's 'same' one: one pixel less at the top and left of
+    an even-sized map (keras.applications' ``imagenet_utils.correct_pad``)."""
+    kernel = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
+    adjust = [1 if size is None else 1 - size % 2 for size in spatial(x)]
+    return tuple((k // 2 - a, k // 2) for k, a in zip(kernel, adjust, strict=True))
+
+
+def conv_bn_act(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE,
+                activation="relu", padding="same", dilation=1):
+    """Conv -> BN -> activation with any kernel shape (``3``, ``(1, 7)``) and the given
+    padding; layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu`` (``_act`` for other
+    activations; none when ``activation=None``)."""
+    x = P.Conv(filters, kernel_size, stride, padding=padding, dilation=dilation,
+               use_bias=style.bias_before_bn, name=f"{name}_conv")(x)
+    x = batch_norm(x, name=f"{name}_bn", style=style)
+    return P.Act(activation, name=act_name(name, activation))(x) if activation else x
+
+
+def shortcut(x, out_channels, stride, *, kind="B", name, style=DEFAULT_STYLE, with_bn=True):
+    """The identity path of a residual block; ``None`` when ``kind="none"`` (a plain net).
+
+    Channels unchanged: identity, or a 1x1 max-pool subsampling when ``stride > 1``.
+    Channels changed: option ``"A"`` zero-pads them, option ``"B"`` projects with a
+    1x1 convolution (``{name}_0_conv``, plus ``{name}_0_bn`` when ``with_bn``).
+    """
+    if kind == "none":
+        return None
+    if channels(x) == out_channels:
+        return x if stride == 1 else P.Pool("max", 1, stride, name=f"{name}_0_pool")(x)
+    if kind == "A":
+        return P.ChannelPadShortcut(out_channels, stride, name=f"{name}_0_pad")(x)
+    x = P.Conv(out_channels, 1, stride, use_bias=style.bias_before_bn if with_bn
+               else style.bias_elsewhere, name=f"{name}_0_conv")(x)
+    return batch_norm(x, name=f"{name}_0_bn", style=style) if with_bn else x
+
+
+def checked_shortcut(x, out_channels, stride, kind, name, style, with_bn=True):
+    """:func:`shortcut` after checking ``kind`` is one of :data:`SHORTCUTS` (the blocks'
+    ``shortcut`` argument shadows the function, hence the positional wrapper)."""
+    if kind not in SHORTCUTS:
+        raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {kind!r}")
+    return shortcut(x, out_channels, stride, kind=kind, name=name, style=style, with_bn=with_bn)

@@ -1,0 +1,43 @@
+"""Xception blocks (Chollet, 2017).
+
+Example::
+
+    y = xception_block(x, 128, stride=2, name="block2", activate_first=False, convs=2)
+"""
+
+from __future__ import annotations
+
+from keras_resnets import primitives as P
+from keras_resnets.blocks.common import DEFAULT_STYLE, Style, batch_norm, checked_shortcut
+from keras_resnets.blocks.residual import merge_residual
+
+KERAS_XCEPTION_STYLE = Style(bn_epsilon=1e-3, bn_momentum=0.99)
+"""keras.applications Xception: Keras's BatchNorm defaults (epsilon 1e-3, momentum 0.99)."""
+
+
+def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
+                   drop_rate=0.0, dilation=1, se_ratio=0.0, convs=3, activate_first=True,
+                   activation="relu"):
+    """Xception block (Chollet, 2017): separable convolutions with a residual connection.
+
+    ``convs`` times (activation -> 3x3 separable conv -> BN), the first activation
+    skipped when ``activate_first=False`` (Xception's block2 follows a ReLU already);
+    ``filters`` is an int or one width per separable conv (``(728, 1024)``). A strided
+    block ends in a 3x3 max-pool and projects the shortcut with a strided 1x1 conv + BN
+    (``{name}_0_conv``, ``{name}_0_bn``; option ``"A"`` zero-pads instead).
+    Layers as keras.applications: ``{name}_sepconv{i}_act``, ``{name}_sepconv{i}``,
+    ``{name}_sepconv{i}_bn``, ``{name}_pool``, ``{name}_add``.
+    """
+    widths = tuple(filters) if isinstance(filters, (tuple, list)) else (filters,) * convs
+    identity = checked_shortcut(x, widths[-1], stride, shortcut, name, style)
+    y = x
+    for i, width in enumerate(widths, 1):
+        if i > 1 or activate_first:
+            y = P.Act(activation, name=f"{name}_sepconv{i}_act")(y)
+        y = P.SeparableConv(width, 3, padding="same", dilation=dilation,
+                            use_bias=style.bias_before_bn, name=f"{name}_sepconv{i}")(y)
+        y = batch_norm(y, name=f"{name}_sepconv{i}_bn", style=style)
+    if stride > 1:
+        y = P.Pool("max", 3, stride, padding="same", name=f"{name}_pool")(y)
+    return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
+                          activation=None, branch_first=True)
