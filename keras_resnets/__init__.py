@@ -55,6 +55,7 @@ from keras_resnets.registry import (
     list_models,
     model_info,
 )
+from keras_resnets.saving import load_model
 
 __version__ = "0.1.0"
 
@@ -68,5 +69,5 @@ __all__ = [
     "CliqueNetS3",
     "MobileNetV2", "Xception", "InceptionV3", "DeepLabV3",
     "build_model", "create_model", "list_models", "count_params", "count_macs", "get_spec",
-    "model_info",
+    "model_info", "load_model",
 ]

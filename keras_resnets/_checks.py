@@ -40,8 +40,7 @@ def check_positive_int(argument, value, examples=""):
 def check_width(argument, value):
     """A finite number > 0 (a width factor or multiplier)."""
     if not is_number(value) or not 0 < value < float("inf"):
-        raise ValueError(f"{argument} must be a finite number > 0 (e.g. 1, 2, 10); "
-                         f"got {value!r}")
+        raise ValueError(f"{argument} must be a number > 0 (e.g. 1, 2, 10); got {value!r}")
     return value
 
 
@@ -55,8 +54,7 @@ def check_choice(argument, value, choices):
 def check_rate(argument, value):
     """A probability in [0, 1)."""
     if not is_number(value) or not 0 <= value < 1:
-        raise ValueError(f"{argument} must be a number in [0, 1) (e.g. 0.0, 0.3); "
-                         f"got {value!r}")
+        raise ValueError(f"{argument} must be in [0, 1) (e.g. 0.0, 0.3); got {value!r}")
     return float(value)
 
 

@@ -27,6 +27,8 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from keras_resnets._checks import check_choice, check_int, check_positive_int, is_number
+
 DIGITS = "digits"
 DIGITS_TEST_SIZE = 360
 DIGITS_SEED = 0
@@ -65,14 +67,6 @@ def _check_name(name):
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"dataset must be a dataset name such as {EXAMPLES}; got {name!r}")
     return name.strip().lower()
-
-
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1 (e.g. 32, 64, 128); "
-                         f"got {batch_size!r}")
-    return int(batch_size)
 
 
 # --- digits ----------------------------------------------------------------------------
@@ -259,13 +253,9 @@ def _preprocess(info, augment, pad_mode, cutout_size, one_hot, label_smoothing):
 
 
 def _check_options(pad_mode, cutout_size, label_smoothing):
-    if pad_mode not in PAD_MODES:
-        raise ValueError(f"pad_mode must be one of {PAD_MODES}; got {pad_mode!r}")
-    if isinstance(cutout_size, bool) or not isinstance(cutout_size, (int, np.integer)) \
-            or cutout_size < 0:
-        raise ValueError(f"cutout must be an integer >= 0 (0 = off, 16 for CIFAR-10, "
-                         f"8 for CIFAR-100); got {cutout_size!r}")
-    if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing < 1.0:
+    check_choice("pad_mode", pad_mode, PAD_MODES)
+    check_int("cutout", cutout_size, 0, "0 = off, 16 for CIFAR-10, 8 for CIFAR-100")
+    if not is_number(label_smoothing) or not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1) (e.g. 0.0, 0.1); "
                          f"got {label_smoothing!r}")
 
@@ -293,7 +283,7 @@ def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode=
             ``data_dir`` already holds (machines without internet).
     """
     name = _check_name(name)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_positive_int("batch_size", batch_size, "32, 64, 128")
     _check_options(pad_mode, cutout, label_smoothing)
     info = dataset_info(name, data_dir=data_dir, download=download)
     augment = _resolve_augment(augment, split, info)

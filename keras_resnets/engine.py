@@ -174,30 +174,6 @@ class NetworkSpec:
         return dataclasses.replace(self, output_stride=output_stride)
 
 
-class LegacySpec:
-    """TEMPORARY: the old per-family forward pass, until every family is a table."""
-
-    keras_weights = None
-    default_classes = 1000
-
-    @property
-    def min_input_size(self):
-        return 1
-
-    def head(self, x, *, include_top, pooling, classes, classifier_activation):
-        return ClassifierHead()(self, None, None, x, include_top=include_top, pooling=pooling,
-                                classes=classes, classifier_activation=classifier_activation)
-
-    def forward(self, x, *, include_top=True, pooling=None, classes=None,
-                classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
-        stage_outputs, last = self.features(x, drop_path_rate=drop_path_rate)
-        if features_only:
-            return stage_outputs
-        return self.head(last, include_top=include_top, pooling=pooling,
-                         classes=self.default_classes if classes is None else classes,
-                         classifier_activation=classifier_activation)
-
-
 def ResidualSpec(*, name, block, stages, stem="imagenet", stem_filters=64, preact=False,
                  style=B.DEFAULT_STYLE, shortcut="B", stride_at_end=False, block_options=None,
                  se_ratio=0.0, default_input_shape=(224, 224, 3), default_classes=1000,
@@ -274,7 +250,7 @@ def check_drop_path(spec, drop_path_rate):
     if isinstance(drop_path_rate, bool) or not isinstance(drop_path_rate, (int, float)) \
             or not 0.0 <= drop_path_rate < 1.0:
         raise ValueError(f"drop_path_rate must be a number in [0, 1); got {drop_path_rate!r}")
-    if drop_path_rate and not isinstance(spec, LegacySpec) and not _droppable(spec):
+    if drop_path_rate and not _droppable(spec):
         raise ValueError(f"drop_path_rate must be 0 for {spec.name}: it has no residual "
                          f"branches to drop; got {drop_path_rate!r}. Use dropout_rate instead")
 
@@ -315,10 +291,6 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
 def forward(spec, inputs, *, include_top=True, pooling=None, classes=None,
             classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
     """The whole network on ``inputs`` (a Keras tensor or a probe)."""
-    if isinstance(spec, LegacySpec):
-        return spec.forward(inputs, include_top=include_top, pooling=pooling, classes=classes,
-                            classifier_activation=classifier_activation,
-                            drop_path_rate=drop_path_rate, features_only=features_only)
     outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate)
     if features_only:
         return outputs
@@ -363,17 +335,11 @@ def validate_build_arguments(spec, *, include_top, weights, pooling, classes, in
     W.validate(spec, weights, include_top=include_top, classes=classes)
 
 
-def build_model(spec: NetworkSpec, *, include_top=True, weights=None, input_tensor=None,
-                input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
-                name=None, drop_path_rate=0.0, features_only=False) -> keras.Model:
-    """Build ``spec`` as a functional ``keras.Model`` (the keras.applications arguments).
-
-    ``features_only=True`` returns a model whose outputs are the stage outputs, a dict
-    ``{"C2": ..., "C5": ...}``, for detection and segmentation heads. ``drop_path_rate``
-    is the stochastic-depth rate of the last block, rising linearly from 0 at the first.
-    """
-    from keras_resnets import weights as W
-
+def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_shape=None,
+             pooling=None, classes=None, classifier_activation="softmax", drop_path_rate=0.0,
+             features_only=False):
+    """Resolve the defaults once, check every argument and count the network: returns
+    ``(input_shape, forward keyword arguments, tally)``; no layer is built."""
     classes = spec.default_classes if classes is None else classes
     if input_tensor is not None and input_shape is None:
         input_shape = tuple(input_tensor.shape[1:])
@@ -385,12 +351,35 @@ def build_model(spec: NetworkSpec, *, include_top=True, weights=None, input_tens
                           classifier_activation=classifier_activation,
                           features_only=features_only, drop_path_rate=drop_path_rate)
     # shape and option checks of the whole network, before any layer exists
-    tally = count(spec, input_shape, **forward_kwargs)
+    return input_shape, forward_kwargs, count(spec, input_shape, **forward_kwargs)
+
+
+def count_model(spec, **build_arguments) -> P.Tally:
+    """What :func:`build_model` with the same arguments would build, counted: the same
+    checks refuse the same arguments, and no layer is built."""
+    build_arguments.pop("name", None)
+    return _prepare(spec, **build_arguments)[2]
+
+
+def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None,
+                **build_arguments) -> keras.Model:
+    """Build ``spec`` as a functional ``keras.Model`` (the keras.applications arguments:
+    ``include_top, weights, input_tensor, input_shape, pooling, classes,
+    classifier_activation, name``).
+
+    ``features_only=True`` returns a model whose outputs are the stage outputs, a dict
+    ``{"C2": ..., "C5": ...}``, for detection and segmentation heads. ``drop_path_rate``
+    is the stochastic-depth rate of the last block, rising linearly from 0 at the first.
+    """
+    from keras_resnets import weights as W
+
+    input_shape, forward_kwargs, tally = _prepare(spec, weights=weights,
+                                                  input_tensor=input_tensor, **build_arguments)
     W.check_file(weights, tally.total, spec.name)
     with deep_graph_recursion():
         inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)
         outputs = forward(spec, inputs, **forward_kwargs)
         model = keras.Model(inputs, outputs, name=name or spec.name)
         if weights is not None:
-            W.load(model, spec, weights, include_top=include_top)
+            W.load(model, spec, weights, include_top=forward_kwargs["include_top"])
     return model

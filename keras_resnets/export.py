@@ -29,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_resnets._io import atomic_write
+
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 FLOAT32_TOLERANCE = 1e-4
 _SERVE = "serve"
@@ -187,31 +189,28 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
         calibration = _as_samples(representative_data, shape, calibration_steps,
                                   "representative_data")
     float_model = float32_model(model)
+    flatbuffer = _convert(float_model, shape, input_dtype, preprocessing, quantization,
+                          calibration, int8_io)
+    report = None
 
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(_convert(float_model, shape, input_dtype, preprocessing, quantization,
-                                calibration, int8_io))
-        if verify:
-            samples = verify_samples
-            if samples is None:
-                samples = calibration[:8] if calibration is not None else _random_inputs(
-                    shape, max(8, batch_size), preprocessing)
-            samples = _as_samples(samples, shape, None, "verify_samples")
-            report = verify_tflite(float_model, staging, samples, preprocessing=preprocessing)
-            _check_report(report, quantization, max_error, min_top1_agreement, float_model,
-                          samples, preprocessing)
-        else:
+    def write_checked(staging):
+        # The file replaces ``path`` only once it has passed verification.
+        nonlocal report
+        with open(staging, "wb") as file:
+            file.write(flatbuffer)
+        if not verify:
             report = _describe(staging)
-        os.chmod(staging, 0o644)  # mkstemp makes it private to its owner
-        os.replace(staging, path)
-    except BaseException:
-        if os.path.exists(staging):
-            os.remove(staging)
-        raise
+            return
+        samples = verify_samples
+        if samples is None:
+            samples = calibration[:8] if calibration is not None else _random_inputs(
+                shape, max(8, batch_size), preprocessing)
+        samples = _as_samples(samples, shape, None, "verify_samples")
+        report = verify_tflite(float_model, staging, samples, preprocessing=preprocessing)
+        _check_report(report, quantization, max_error, min_top1_agreement, float_model,
+                      samples, preprocessing)
+
+    atomic_write(path, write_checked)
     report.path = path
     return report
 

@@ -133,9 +133,9 @@ def create_model(name, **kwargs):
 
 def _tally(name, input_shape, kwargs):
     spec_kwargs, build_kwargs = _split(kwargs)
-    forward = {k: build_kwargs[k] for k in ("include_top", "pooling", "classes") if k in build_kwargs}
-    return engine.count(get_spec(name, **spec_kwargs), input_shape or build_kwargs.get("input_shape"),
-                        **forward)
+    if input_shape is not None:
+        build_kwargs["input_shape"] = input_shape
+    return engine.count_model(get_spec(name, **spec_kwargs), **build_kwargs)
 
 
 def count_params(name, **kwargs) -> ParamCount:

@@ -7,6 +7,7 @@ import pytest
 
 import keras_resnets as kr
 from keras_resnets import blocks as B
+from keras_resnets.blocks.dense import CliqueOptions
 from keras_resnets.models import cliquenet as C
 
 pytestmark = pytest.mark.backend_agnostic
@@ -65,7 +66,7 @@ def test_built_model_matches_the_counter():
 @pytest.mark.parametrize("name", sorted(set(kr.list_models("cliquenet*")) - {"cliquenet-12-36"}))
 def test_every_registered_name_counts_what_it_builds(name):
     spec = kr.get_spec(name)
-    small = (32, 32, 3) if spec.stem == "cifar" else (64, 64, 3)
+    small = (32, 32, 3) if spec.stem.kind == "cifar" else (64, 64, 3)
     model = kr.create_model(name, input_shape=small)
     counted = kr.count_params(name)
     assert _counts(model) == (counted.trainable, counted.total)
@@ -209,6 +210,10 @@ def test_multiscale_head_pools_every_block():
     features = kr.CliqueNet(6, 8, features_only=True)
     assert {k: tuple(v.shape[1:]) for k, v in features.output.items()} == {
         "C2": (32, 32, 80), "C3": (16, 16, 32), "C4": (8, 8, 32)}
+    # The stage outputs are the block features the head pools (the clique kind's feature).
+    assert features.output["C3"] is features.get_layer("block2_gp_relu").output
+    assert [f["reduction"] for f in kr.engine.feature_info(kr.get_spec("cliquenet-s0"))] == [
+        4, 8, 16, 32]
 
 
 def test_any_input_size_with_attention():
@@ -218,19 +223,42 @@ def test_any_input_size_with_attention():
     assert tuple(out.shape) == (1, 8, 10, 32)
 
 
+def _options(spec, kind):
+    return [stage.options for stage in spec.stages if stage.kind == kind]
+
+
+def _dropout_rates(spec):
+    return {o.dropout_rate for kind in ("clique", "transition") for o in _options(spec, kind)}
+
+
 def test_dropout_defaults_follow_the_paper():
-    assert kr.get_spec("cliquenet-12-36").dropout_rate == 0.2
-    assert kr.get_spec("cliquenet-12-36", dropout_rate=0.0).dropout_rate == 0.0
-    assert kr.get_spec("cliquenet-s0").dropout_rate == 0.0
+    assert _dropout_rates(kr.get_spec("cliquenet-12-36")) == {0.2}
+    assert _dropout_rates(kr.get_spec("cliquenet-12-36", dropout_rate=0.0)) == {0.0}
+    assert _dropout_rates(kr.get_spec("cliquenet-s0")) == {0.0}
     spec = kr.get_spec("cliquenet-s1")
-    assert (spec.attention, spec.bottleneck, spec.compression) == (True, True, True)
-    assert spec.layers == (5, 6, 6, 6) and spec.growth == (36, 80, 120, 100)
+    cliques = _options(spec, "clique")
+    assert all(o.bottleneck and o.compression for o in cliques)
+    assert all(o.attention and o.compression == 1.0 for o in _options(spec, "transition"))
+    assert tuple(o.layers for o in cliques) == (5, 6, 6, 6)
+    assert tuple(s.filters for s in spec.stages if s.kind == "clique") == (36, 80, 120, 100)
+    assert [o.transits for o in cliques] == [True, True, True, False]
 
 
 def test_clique_block_is_public():
     x = keras.Input((8, 8, 16))
     stage_one, stage_two = B.clique_block(x, 3, 4, name="c")
     assert tuple(stage_one.shape) == tuple(stage_two.shape) == (None, 8, 8, 12)
+    one, same = B.clique_block(x, 3, 4, name="d", stage_two=False)
+    assert one is same
+
+
+@pytest.mark.parametrize("call", [
+    lambda: B.clique_block(keras.Input((8, 8, 16)), 3, 4, name="c", loops=0),
+    lambda: CliqueOptions(layers=3, loops=0),
+    lambda: kr.CliqueNet(12, 36, loops=0)])
+def test_one_loops_rule_for_block_options_and_builder(call):
+    with pytest.raises(ValueError, match=r"loops must be an integer >= 1"):
+        call()
 
 
 # ------------------------------------------------------------- saving and training

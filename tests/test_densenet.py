@@ -59,8 +59,8 @@ def test_densenet121_macs_within_one_percent():
                                          ("densenet-100-24", 32)])
 def test_layers_per_block_derived_from_depth(name, layers):
     spec = kr.get_spec(name)
-    assert spec.blocks == (layers,) * 3
-    assert spec.stem == "cifar" and spec.default_input_shape == (32, 32, 3)
+    assert tuple(s.blocks for s in spec.stages if s.kind == "dense_layer") == (layers,) * 3
+    assert spec.stem.kind == "cifar" and spec.default_input_shape == (32, 32, 3)
 
 
 @pytest.mark.backend_agnostic
@@ -219,6 +219,13 @@ def test_features_only_and_pooling():
     assert pooled.output_shape == (None, shapes["C5"][-1])
     cifar = kr.create_model("densenet-bc-16-12", features_only=True)
     assert sorted(cifar.output) == ["C2", "C3", "C4"]
+    # The engine names them by reduction; the last is the final BN-ReLU, as before.
+    assert kr.engine.feature_info(kr.get_spec("densenet121")) == [
+        {"name": "C2", "channels": 256, "reduction": 4},
+        {"name": "C3", "channels": 512, "reduction": 8},
+        {"name": "C4", "channels": 1024, "reduction": 16},
+        {"name": "C5", "channels": 1024, "reduction": 32}]
+    assert cifar.get_layer("relu").output is cifar.output["C4"]
 
 
 @pytest.mark.backend_agnostic
@@ -244,6 +251,9 @@ def test_block_functions_are_public():
     (lambda: kr.DenseNet((6, 0), 32), ["blocks", "0"]),
     (lambda: kr.DenseNet((6, 12), 32, compression=0), ["compression", "(0, 1]"]),
     (lambda: kr.DenseNet((6, 12), 32, compression=1.5), ["compression", "1.5"]),
+    # one dense block has no transition: its options are checked all the same
+    (lambda: kr.DenseNet((6,), 32, compression=2), ["compression", "(0, 1]", "2"]),
+    (lambda: kr.DenseNet((6, 12), 32, bottleneck=1), ["bottleneck", "True or False"]),
     (lambda: kr.DenseNet((6, 12), 32, stem="tiny"), ["stem", "'imagenet'", "'tiny'"]),
     (lambda: kr.DenseNet((6, 12), 32, dropout_rate=1.0), ["dropout_rate", "[0, 1)"]),
     (lambda: kr.DenseNet121(drop_path_rate=0.1), ["drop_path_rate", "0.1", "dropout_rate"]),

@@ -2,6 +2,7 @@
 from Keras's models, outputs within 1e-5), published counts, counters, registry names,
 Keras's legacy .h5 files, safe-mode .keras round trips and clear errors."""
 
+import dataclasses
 import re
 
 import keras
@@ -10,8 +11,10 @@ import pytest
 from helpers import random_weights
 
 import keras_resnets
+from keras_resnets import engine
 from keras_resnets import primitives as P
 from keras_resnets import weights as W
+from keras_resnets.blocks.inception import InceptionOptions
 from keras_resnets.models.mobilenet_v2 import make_divisible
 
 ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
@@ -146,7 +149,7 @@ def test_registry_names():
     for name in ["mobilenetv2-0.35", "mobilenetv2-0.5", "mobilenetv2-0.75", "mobilenetv2-1.0",
                  "mobilenetv2-1.3", "mobilenetv2-1.4", "xception", "inceptionv3"]:
         assert name in names
-    assert keras_resnets.get_spec("mobilenetv2-0.50").alpha == 0.5
+    assert keras_resnets.get_spec("mobilenetv2-0.50").name == "mobilenetv2-0.5"
     assert keras_resnets.get_spec("mobilenetv2-0.6").keras_weights is None
     info = keras_resnets.model_info("xception")
     assert info["keras_applications_compatible"] and info["imagenet_weights"]
@@ -160,10 +163,72 @@ def test_mobilenet_v2_any_alpha_and_features():
     features = keras_resnets.MobileNetV2(1.0, input_shape=(64, 64, 3), features_only=True)
     assert {k: tuple(v.shape[1:]) for k, v in features.output.items()} == {
         "C2": (16, 16, 24), "C3": (8, 8, 32), "C4": (4, 4, 96), "C5": (2, 2, 1280)}
-    for name, c5 in (("xception", (3, 3, 2048)), ("inceptionv3", (1, 1, 2048))):
-        stages = keras_resnets.get_spec(name).forward(P.Probe.input((96, 96, 3)),
-                                                      features_only=True)
-        assert sorted(stages) == ["C2", "C3", "C4", "C5"] and stages["C5"].shape == c5
+    # the engine's rule: the last map at each reduction. InceptionV3's C2 is after conv2d_4a
+    # (its last 1/4 map, 192 channels), not maxpool_3a as before the engine.
+    for name, c2, c5 in (("xception", (23, 23, 128), (3, 3, 2048)),
+                         ("inceptionv3", (20, 20, 192), (1, 1, 2048))):
+        spec = keras_resnets.get_spec(name)
+        stages = engine.forward(spec, P.Probe.input((96, 96, 3)), features_only=True)
+        assert sorted(stages) == ["C2", "C3", "C4", "C5"]
+        assert (stages["C2"].shape, stages["C5"].shape) == (c2, c5)
+        info = engine.feature_info(spec, (96, 96, 3))
+        assert [(f["reduction"], f["channels"]) for f in info] == [
+            (4, c2[-1]), (8, 256 if name == "xception" else 288), (16, 728 if name ==
+                                                                    "xception" else 768),
+            (32, 2048)]
+
+
+def test_features_are_the_last_map_at_each_reduction():
+    model = keras_resnets.InceptionV3(input_shape=(75, 75, 3), features_only=True)
+    producers = {k: v._keras_history.operation.name for k, v in model.output.items()}
+    assert producers == {"C2": "conv2d_4a_relu", "C3": "mixed2", "C4": "mixed7",
+                         "C5": "mixed10"}
+    model = keras_resnets.MobileNetV2(0.35, input_shape=(32, 32, 3), features_only=True)
+    producers = {k: v._keras_history.operation.name for k, v in model.output.items()}
+    assert producers == {"C2": "block_2_add", "C3": "block_5_add", "C4": "block_12_add",
+                         "C5": "out_relu"}
+
+
+@pytest.mark.parametrize("name, blocks", [("mobilenetv2", 17), ("xception", 12)])
+def test_drop_path_schedule_is_linear_over_the_blocks(name, blocks):
+    """rate * i / (N - 1) at block i of N (from 0), on the blocks with a residual sum."""
+    build, _, size = CASES[name]
+    model = build(input_shape=(size, size, 3), classes=3, drop_path_rate=0.3)
+    dropped = {layer.name: layer.rate for layer in model.layers if layer.name.endswith("_drop")}
+    assert dropped
+    for layer_name, rate in dropped.items():
+        number = re.search(r"\d+", layer_name)
+        index = int(number.group()) - (2 if name == "xception" else 0)
+        assert rate == pytest.approx(0.3 * index / (blocks - 1))
+    if name == "xception":  # every block has a residual sum, but the first has rate 0
+        assert sorted(dropped) == sorted(f"block{n}_drop" for n in range(3, 14))
+
+
+def test_inception_v3_refuses_drop_path_rate():
+    with pytest.raises(ValueError, match=r"drop_path_rate must be 0 for inceptionv3: it has no "
+                                         r"residual branches"):
+        keras_resnets.InceptionV3(input_shape=(75, 75, 3), drop_path_rate=0.1)
+    with pytest.raises(ValueError, match="drop_path_rate must be 0 for inceptionv3"):
+        keras_resnets.create_model("inceptionv3", drop_path_rate=0.1)
+
+
+@pytest.mark.backend_agnostic
+def test_deeplab_on_mobilenet_v2():
+    model = keras_resnets.create_model("deeplabv3-mobilenetv2-1.0", input_shape=(64, 64, 3),
+                                       classes=5)
+    assert tuple(model.output.shape) == (None, 64, 64, 5)
+    # output stride 16: the 160-channel stage keeps 1/16 and dilates by 2
+    assert model.get_layer("block_13_depthwise").dilation_rate == (2, 2)
+    assert model.get_layer("block_13_depthwise").strides == (1, 1)
+    assert model.count_params() == keras_resnets.count_params(
+        "deeplabv3-mobilenetv2-1.0", input_shape=(64, 64, 3), classes=5).total
+
+
+def test_deeplab_on_xception():
+    spec = keras_resnets.get_spec("deeplabv3-xception", output_stride=8)
+    assert engine.forward(spec, P.Probe.input((64, 64, 3)), classes=5).shape == (64, 64, 5)
+    # 64 -> 29 after the 'valid' stem convs, 15 and 8 after block2 and block3; then dilated
+    assert engine.run_stages(spec, P.Probe.input((64, 64, 3)))[1].shape == (8, 8, 2048)
 
 
 # --- weight files ----------------------------------------------------------------------------
@@ -261,7 +326,7 @@ def test_errors():
         keras_resnets.MobileNetV2(0.6, weights="imagenet")
     with pytest.raises(ValueError, match="no published ImageNet weights for 'mobilenetv2-0.6'"):
         keras_resnets.create_model("mobilenetv2-0.6", weights="imagenet")
-    with pytest.raises(ValueError, match="alpha must be a number > 0"):
+    with pytest.raises(ValueError, match=r"alpha must be a (finite )?number > 0"):
         keras_resnets.MobileNetV2(0)
     with pytest.raises(ValueError, match="needs classes=1000"):
         keras_resnets.Xception(weights="imagenet", classes=10)
@@ -269,3 +334,22 @@ def test_errors():
         keras_resnets.InceptionV3(input_shape=(32, 32, 3))
     with pytest.raises(ValueError, match="unknown model name"):
         keras_resnets.create_model("xceptoin")
+
+
+def test_inception_stages_state_their_width_and_stride():
+    spec = keras_resnets.get_spec("inceptionv3")
+
+    def changed(**fields):
+        stages = tuple(dataclasses.replace(s, **fields) if s.name == "mixed3" else s
+                       for s in spec.stages)
+        return dataclasses.replace(spec, stages=stages)
+
+    with pytest.raises(ValueError, match="mixed3: the branches take 35 rows to 17, but the "
+                                         "stage states stride 1"):
+        engine.count(changed(stride=1))
+    with pytest.raises(ValueError, match="concatenate to 768 channels, but the stage states 700"):
+        engine.count(changed(filters=700))
+    with pytest.raises(ValueError, match="branches must be a non-empty sequence"):
+        InceptionOptions(())
+    with pytest.raises(ValueError, match="InceptionV3 does not take width"):
+        keras_resnets.create_model("inceptionv3", width=2)

@@ -46,7 +46,7 @@ def test_build_count_and_safe_round_trip(name, tmp_path):
     np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-5)
     path = tmp_path / f"{name}.keras"
     model.save(path)
-    reloaded = keras.models.load_model(path, safe_mode=True)
+    reloaded = kr.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(np.asarray(reloaded(x, training=True)), y)
 
 

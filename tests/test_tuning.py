@@ -1,4 +1,4 @@
-"""Budgeted Keras Tuner search (issue 5): feasible sets, oracles, results, resumption,
+"""Budgeted Keras Tuner search: feasible sets, oracles, results, resumption,
 chief/worker distribution and the ``keras-resnets tune`` command.
 
 The searches are tiny (WRN-10-1 and WRN-16-1, 78k and 175k parameters, a few batches
@@ -8,10 +8,12 @@ costs more than four eager steps) so the file runs in a few minutes on two cores
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -19,17 +21,17 @@ import sys
 import time
 
 import keras
+import keras_tuner
 import numpy as np
 import pytest
 
-from keras_resnets import engine, tuning
+from keras_resnets import engine, registry, tuning
+from keras_resnets._io import StateFileError
 from keras_resnets.cli import main
-from keras_resnets.models.resnet import resnet_spec
 from keras_resnets.registry import count_params
+from keras_resnets.tuning import _compat, solver
 
-DENSENET = pytest.mark.skipif(not tuning._densenet_registered(),
-                              reason="densenet-bc is not registered (keras_resnets.models."
-                                     "densenet missing)")
+TUNING_DIR = os.path.dirname(tuning.__file__)
 
 # Two feasible configurations: wrn-10-1 (77,850) and wrn-16-1 (175,066).
 TINY = dict(family="wrn", budget=200_000, tolerance=0.9, depths=(10, 16), widths=(1,))
@@ -123,8 +125,7 @@ def test_iso_mode_solves_width_per_depth():
         assert 0.9 * budget <= c.params <= budget
         assert c.params == count_params(c.key).trainable
         # the next wider network (one more 1/64 step) would be over budget
-        wider = engine.count(tuning._make_spec("wrn", c.depth, (round(c.width * 64) + 1) / 64,
-                                               None, ())).trainable
+        wider = count_params(f"wrn-{c.depth}-{(round(c.width * 64) + 1) / 64}").trainable
         assert wider > budget
     widths = [c.width for c in configs]
     assert widths == sorted(widths, reverse=True)  # deeper is thinner at equal parameters
@@ -132,10 +133,9 @@ def test_iso_mode_solves_width_per_depth():
 
 def test_resnet_and_resnext_feasible_sets():
     for c in tuning.feasible_configs("resnet", "1.5M", mode="iso", depths=(20, 56, 110)):
-        spec = resnet_spec(c.depth, stem="cifar", width=c.width)
-        assert c.params == engine.count(spec, classes=10).trainable
+        assert c.params == count_params(c.key).trainable
         assert 1_350_000 <= c.params <= 1_500_000
-        assert c.key.startswith(f"resnet{c.depth}-w")
+        assert c.key == f"resnet{c.depth}-w{registry.format_number(c.width)}"
     grid = tuning.feasible_configs("resnext", "1.5M")
     assert {c.key for c in grid} == {"resnext11-4x16d", "resnext20-2x16d", "resnext20-4x8d"}
     for c in grid + tuning.feasible_configs("resnext", "1.5M", mode="iso", depths=(29,),
@@ -154,13 +154,78 @@ def test_classes_and_input_shape_enter_the_counts():
     assert big.params == ten.params and 3.9 * ten.macs < big.macs < 4 * ten.macs
 
 
-@DENSENET
 def test_densenet_bc_feasible_set():
     configs = tuning.feasible_configs("densenet-bc", "800k")
     assert "densenet-bc-100-12" in {c.key for c in configs}
     for c in configs + tuning.feasible_configs("densenet-bc", "800k", mode="iso"):
         assert c.params == count_params(c.key).trainable
         assert 720_000 <= c.params <= 800_000
+
+
+SMALLEST = {  # family: a one-point grid (and an iso depth) with a few hundred thousand params
+    "wrn": dict(depths=(10,), widths=(1,)),
+    "resnet": dict(depths=(20,), widths=(1,)),
+    "resnext": dict(depths=(11,), widths=(4,), cardinalities=(2,)),
+    "densenet-bc": dict(depths=(40,), widths=(12,)),
+}
+
+
+def test_every_family_key_is_a_registry_name_that_builds_what_was_counted():
+    assert set(registry.tuning_families()) == set(SMALLEST) == set(tuning.FAMILIES)
+    configs = [c for family, grid in SMALLEST.items()
+               for c in tuning.feasible_configs(family, "1M", tolerance=0.99, **grid)]
+    configs += tuning.feasible_configs("wrn", "100k", mode="iso", depths=(10,))
+    configs += tuning.feasible_configs("resnet", "200k", mode="iso", depths=(20,))
+    assert [c.key for c in configs] == ["wrn-10-1", "resnet20-w1", "resnext11-2x4d",
+                                        "densenet-bc-40-12", "wrn-10-1.14", "resnet20-w0.844"]
+    for c in configs:
+        model = registry.create_model(c.key, input_shape=(32, 32, 3), classes=10)
+        assert sum(math.prod(w.shape) for w in model.trainable_weights) == c.params, c.key
+        assert model.count_params() == c.total_params, c.key
+
+
+def test_space_module_needs_neither_keras_tuner_nor_keras():
+    for name in ("space.py", "solver.py"):
+        with open(os.path.join(TUNING_DIR, name)) as f:
+            tree = ast.parse(f.read())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert imported and not imported & {"keras", "keras_tuner", "tensorflow"}, imported
+    code = ("import sys; from keras_resnets import tuning; "
+            "assert tuning.feasible_configs('wrn', '1.5M', mode='iso'); "
+            "print('keras_tuner' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_private_keras_tuner_use_is_confined_to_compat():
+    upstream = (keras_tuner.Tuner, keras_tuner.HyperModel, keras_tuner.oracles.HyperbandOracle,
+                keras_tuner.oracles.BayesianOptimizationOracle,
+                keras_tuner.oracles.GridSearchOracle, keras_tuner.oracles.RandomSearchOracle)
+    private = {name for cls in upstream for name in dir(cls)
+               if name.startswith("_") and not name.startswith("__")}
+    for name in sorted(os.listdir(TUNING_DIR)):
+        if not name.endswith(".py") or name == "_compat.py":
+            continue
+        with open(os.path.join(TUNING_DIR, name)) as f:
+            text = f.read()
+        assert "keras_tuner.src" not in text, name
+        overridden = {node.name for cls in ast.walk(ast.parse(text))
+                      if isinstance(cls, ast.ClassDef) for node in cls.body
+                      if isinstance(node, ast.FunctionDef)}
+        assert not overridden & private, (name, overridden & private)
+
+
+def test_compat_accepts_the_tested_range_only():
+    for version in ("1.4.7", "1.4.8", "1.4.9rc1"):
+        _compat.check_version(version)
+    for version in ("1.4.6", "1.5.0", "2.0.0", "1.3", "main"):
+        with pytest.raises(ImportError, match=r"needs keras-tuner>=1\.4\.7,<1\.5.*found "
+                                              r"keras-tuner " + re.escape(version)):
+            _compat.check_version(version)
 
 
 def test_solver_matches_brute_force():
@@ -170,7 +235,7 @@ def test_solver_matches_brute_force():
         values = (np.arange(200) ** 2 + steps).tolist()
         budget = rng.randint(-5, values[-1] + 5)
         brute = max((m for m in range(1, 200) if values[m] <= budget), default=None)
-        assert tuning._last_at_most(lambda m, v=values: v[m], 1, 199, budget) == brute
+        assert solver.last_at_most(lambda m, v=values: v[m], 1, 199, budget) == brute
 
 
 def test_nothing_feasible_names_the_budgets_that_would_work():
@@ -203,7 +268,11 @@ BAD_SPACES = [
     (dict(widths=(0,)), "widths must be positive integers"),
     (dict(mode="iso", widths=(1, 2)), "widths apply to mode='grid'"),
     (dict(cardinalities=(4,)), "cardinalities apply to family 'resnext' only"),
-    (dict(family="resnet", depths=(18,)), r"6n\+2"),
+    (dict(family="resnet", depths=(21,)), r"6n\+2"),
+    # resnet50-w1 is the ImageNet ResNet-50, not a CIFAR ResNet of depth 50 = 6 * 8 + 2
+    (dict(family="resnet", depths=(20, 50)), r"depths: 50 .*'resnet50-w1' is a network for "
+                                             r"\(224, 224, 3\) inputs"),
+    (dict(spec_options={"no_such_option": 1}), "invalid spec_options"),
     (dict(family="resnext", depths=(29,), cardinalities=(0,)), "cardinalities must be positive"),
     (dict(family="resnext", depths=(28,)), r"9n\+2"),
     (dict(classes=0), "classes"),
@@ -235,7 +304,7 @@ def test_enumeration_is_fast_and_builds_nothing(built):
 
 def test_hypermodel_space_is_one_choice_over_feasible_keys(built):
     hypermodel = tuning.BudgetedHyperModel(**TINY, jit_compile=False)
-    hp = tuning.keras_tuner.HyperParameters()
+    hp = keras_tuner.HyperParameters()
     hypermodel.declare_hyperparameters(hp)
     assert [p.name for p in hp.space] == ["config"]
     assert hp.space[0].values == ["wrn-10-1", "wrn-16-1"]
@@ -280,7 +349,7 @@ def test_random_search_stops_when_the_feasible_set_is_exhausted(tmp_path, built)
 
 
 @pytest.mark.slow
-def test_grid_search_results_table_figure_and_best_model(tmp_path, built):
+def test_grid_search_results_table_figure_and_best_model(tmp_path, built, monkeypatch):
     directory = tmp_path / "grid"
     result = tuning.run_search(**TINY, **TINY_RUN, oracle="grid", max_trials=2, epochs=1,
                                directory=directory)
@@ -301,6 +370,13 @@ def test_grid_search_results_table_figure_and_best_model(tmp_path, built):
     assert model.predict(np.zeros((2, 32, 32, 3), "float32"), verbose=0).shape == (2, 10)
     front = tuning.pareto_front(rows)
     assert front and front[0]["params"] == min(r["params"] for r in rows)
+    # the figure shades the budget band, from the tuner's space or the stored definition
+    bands = []
+    monkeypatch.setattr(tuning.results, "plot_results",
+                        lambda rows, path, **kwargs: bands.append(kwargs["band"]))
+    tuning.results_table(result.tuner)
+    tuning.results_table(directory)
+    assert bands == [(20_000, 200_000), (20_000, 200_000)]
 
 
 @pytest.mark.slow
@@ -350,17 +426,33 @@ def test_directory_of_another_search_is_refused(tmp_path):
     assert json.loads((directory / "search.json").read_text())["family"] == "resnet"
 
 
-def test_foreign_keras_tuner_project_is_refused(tmp_path):
+def test_foreign_keras_tuner_project_or_corrupt_definition_is_refused(tmp_path):
     (tmp_path / "project").mkdir()
     (tmp_path / "project" / "oracle.json").write_text("{}")
     with pytest.raises(ValueError, match="not a budgeted search"):
         tuning.make_tuner(tuning.BudgetedHyperModel(**TINY), directory=tmp_path / "project")
+    (tmp_path / "project" / "search.json").write_text('{"family": "wr')
+    with pytest.raises(StateFileError, match=r"search\.json is corrupt .*overwrite=True"):
+        tuning.make_tuner(tuning.BudgetedHyperModel(**TINY), directory=tmp_path / "project")
+
+
+def test_chief_reports_an_address_it_cannot_listen_on(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = tuning.tuner.distribution_env("chief", None, "127.0.0.1", taken.getsockname()[1])
+        with tuning.tuner.environment(env):
+            tuner = tuning.make_tuner(tuning.BudgetedHyperModel(**TINY),
+                                      directory=tmp_path / "chief")
+            with pytest.raises(ValueError, match="the chief cannot listen on 127.0.0.1:"):
+                tuner.search()
 
 
 BAD_RUNS = [
     (dict(oracle="annealing"), "oracle must be one of random, grid, bayesian, hyperband"),
-    (dict(max_trials=0), "max_trials must be a positive integer"),
-    (dict(epochs=0), "epochs must be a positive integer"),
+    (dict(max_trials=0), "max_trials must be an integer >= 1"),
+    (dict(epochs=0), "epochs must be an integer >= 1"),
+    (dict(factor=1, oracle="hyperband"), "factor must be an integer >= 2"),
     (dict(budget="1.5Q"), "budget must be a number"),
     (dict(budget=-3), "budget must be > 0"),
     (dict(tolerance=1.2), "tolerance"),
@@ -405,7 +497,7 @@ def test_cli_list_and_errors(capsys):
         ({"--depths": "1o"}, "comma-separated integers"),
         ({"--widths": "0"}, "widths must be positive integers"),
         ({"--budget": "800k", "--widths": "1,2,3"}, "admits no wrn configuration"),
-        ({"--max-trials": "0"}, "max_trials must be a positive integer"),
+        ({"--max-trials": "0"}, "max_trials must be an integer >= 1"),
     ]:
         options = {"--family": "wrn", "--budget": "1.5M", **overrides}
         argv = ["tune"] + [item for pair in options.items() for item in pair]

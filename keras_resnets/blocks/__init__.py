@@ -49,6 +49,7 @@ from keras_resnets.blocks.common import (
 )
 from keras_resnets.blocks.dense import (
     KERAS_DENSENET_STYLE,
+    CliqueOptions,
     clique_block,
     dense_block,
     dense_layer,
@@ -60,6 +61,19 @@ from keras_resnets.blocks.inception import (
     POOL_KINDS,
     factorized_conv,
     inception_block,
+)
+from keras_resnets.blocks.kinds import (  # noqa: E402  (kinds read the modules above)
+    BLOCK_KINDS,
+    RESIDUAL_BLOCKS,
+    BlockKind,
+    BottleneckOptions,
+    DenseLayerOptions,
+    InvertedResidualOptions,
+    PreactBottleneckOptions,
+    PreactOptions,
+    ResidualOptions,
+    TransitionOptions,
+    XceptionOptions,
 )
 from keras_resnets.blocks.mobile import (
     KERAS_MOBILENET_STYLE,
@@ -78,24 +92,11 @@ from keras_resnets.blocks.residual import (
     preact_bottleneck_block,
 )
 from keras_resnets.blocks.se import squeeze_excite
+from keras_resnets.blocks.stems import STEMS, StemKind  # noqa: E402
 from keras_resnets.blocks.xception import KERAS_XCEPTION_STYLE, xception_block
 
-from keras_resnets.blocks.kinds import (  # noqa: E402  (kinds read the modules above)
-    BLOCK_KINDS,
-    RESIDUAL_BLOCKS,
-    BlockKind,
-    BottleneckOptions,
-    DenseLayerOptions,
-    InvertedResidualOptions,
-    PreactBottleneckOptions,
-    PreactOptions,
-    ResidualOptions,
-    TransitionOptions,
-    XceptionOptions,
-)
-from keras_resnets.blocks.stems import STEMS, StemKind  # noqa: E402
-
 __all__ = [
+    "CliqueOptions",
     "BLOCK_KINDS",
     "BlockKind",
     "BottleneckOptions",

@@ -1,5 +1,8 @@
 """Densely connected blocks: DenseNet (Huang et al., 2017) and CliqueNet (Yang et al., 2018).
-Used by keras_resnets.models.densenet and keras_resnets.models.cliquenet.
+
+The engine stacks them as the block kinds ``dense_layer``, ``transition`` and ``clique``
+(:mod:`keras_resnets.blocks.kinds`, whose typed options check their arguments); the
+functions here are also public, to build with by hand.
 
 Example::
 
@@ -9,12 +12,85 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+
+from keras_resnets import _checks as C
 from keras_resnets import primitives as P
-from keras_resnets.blocks.common import DEFAULT_STYLE, Style, bn_relu, channels, conv
+from keras_resnets.blocks.common import (
+    DEFAULT_STYLE,
+    Style,
+    batch_norm,
+    bn_relu,
+    channels,
+    conv,
+)
 from keras_resnets.blocks.se import squeeze_excite
 
 KERAS_DENSENET_STYLE = Style(bn_epsilon=1.001e-5, bn_momentum=0.99)
 """keras.applications DenseNet: bias-free convs, BatchNorm epsilon 1.001e-5, momentum 0.99."""
+CLIQUE_VARIANTS = ("II+II", "I+II", "I+I")
+"""Which features of a clique block form its block feature (pooled by CliqueNet's
+multi-scale head) and which go on to the next block: ``"II+II"`` (the paper's CliqueNet),
+``"I+II"`` (Stage I pooled, Stage II transited) and ``"I+I"`` (Stage I only)."""
+
+
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseLayerOptions:
+    """Options of the ``"dense_layer"`` kind: DenseNet-B's ``bottleneck`` (1x1 to
+    ``bottleneck_width * k`` channels first) and ``dropout_rate`` after each convolution."""
+
+    bottleneck: bool = True
+    bottleneck_width: int = 4
+    dropout_rate: float = 0.0
+
+    def __post_init__(self):
+        C.check_bool("bottleneck", self.bottleneck)
+        C.check_positive_int("bottleneck_width", self.bottleneck_width, "4")
+        C.check_rate("dropout_rate", self.dropout_rate)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransitionOptions:
+    """Options of the ``"transition"`` kind: ``compression`` (theta, in (0, 1]),
+    ``dropout_rate`` and CliqueNet's ``attention``."""
+
+    compression: float = 0.5
+    dropout_rate: float = 0.0
+    attention: bool = False
+
+    def __post_init__(self):
+        C.check_fraction("compression", self.compression, "0.5 for DenseNet-BC, 1.0 for none")
+        C.check_rate("dropout_rate", self.dropout_rate)
+        C.check_bool("attention", self.attention)
+
+
+@dataclasses.dataclass(frozen=True)
+class CliqueOptions:
+    """Options of the ``"clique"`` kind (:func:`clique_unit`): ``layers`` per block,
+    ``variant`` (:data:`CLIQUE_VARIANTS`), Stage-II ``loops``, ``refine_steps`` (with
+    ``"II+II"`` only), ``bottleneck``, ``compression`` of the block feature, ``dropout_rate``
+    after each convolution and ``transits`` (False for a network's last block)."""
+
+    layers: int = 4
+    variant: str = "II+II"
+    loops: int = 1
+    refine_steps: int | None = None
+    bottleneck: bool = False
+    compression: bool = False
+    dropout_rate: float = 0.0
+    transits: bool = True
+
+    def __post_init__(self):
+        C.check_choice("variant", self.variant, CLIQUE_VARIANTS)
+        check_clique(self.layers, self.loops, self.refine_steps)
+        if self.refine_steps is not None and self.variant != "II+II":
+            raise ValueError(f"refine_steps goes with variant='II+II' (it re-updates Stage "
+                             f"II); got variant={self.variant!r}")
+        for argument in ("bottleneck", "compression", "transits"):
+            C.check_bool(argument, getattr(self, argument))
+        C.check_rate("dropout_rate", self.dropout_rate)
 
 
 def _dropout(x, rate, name):
@@ -65,12 +141,9 @@ def transition(x, *, name, compression=0.5, dropout_rate=0.0, attention=False,
     channel attention (global pooling -> FC to C/2 -> ReLU -> FC to C -> sigmoid ->
     channel-wise product) after the 1x1 conv, before the pooling. Layers ``{name}_bn``,
     ``{name}_relu``, ``{name}_conv``, ``{name}_se_*``, ``{name}_pool`` (keras.applications
-    DenseNet names its transitions ``pool2``, ``pool3``, ``pool4``).
+    DenseNet names its transitions ``pool2``, ``pool3``, ``pool4``). The options are
+    checked by :class:`TransitionOptions`.
     """
-    if isinstance(compression, bool) or not isinstance(compression, (int, float)) \
-            or not 0 < compression <= 1:
-        raise ValueError(f"{name}: compression must be in (0, 1] (0.5 for DenseNet-BC, 1 for "
-                         f"none); got {compression!r}")
     y = bn_relu(x, name=name, style=style)
     y = conv(y, max(1, int(channels(x) * compression)), 1, name=name, style=style)
     y = _dropout(y, dropout_rate, f"{name}_drop")
@@ -79,8 +152,25 @@ def transition(x, *, name, compression=0.5, dropout_rate=0.0, attention=False,
     return P.Pool("avg", 2, 2, name=f"{name}_pool")(y)
 
 
+def check_clique(num_layers, loops=1, refine_steps=None):
+    """The one rule for a clique block's shape: ``num_layers`` >= 2 (each layer is updated
+    from the others), ``loops`` >= 1 Stage-II loops, ``refine_steps`` ``None`` or in
+    ``[0, num_layers]``. Checked by :func:`clique_block` and
+    :class:`CliqueOptions`."""
+    C.check_int("layers per clique block (each layer is updated from the others)",
+                num_layers, 2, "4, 5, 6")
+    if not C.is_int(loops) or loops < 1:
+        raise ValueError(f"loops must be an integer >= 1 (Stage-II loops, 1 in the paper; "
+                         f"variant='I+I', or stage_two=False, for Stage I only); got {loops!r}")
+    if refine_steps is not None and (not C.is_int(refine_steps)
+                                     or not 0 <= refine_steps <= num_layers):
+        raise ValueError(f"refine_steps must be None (all layers) or an integer in "
+                         f"[0, {num_layers}] (the first X layers re-updated in Stage II); "
+                         f"got {refine_steps!r}")
+
+
 def clique_block(x, num_layers, growth_rate, *, name, bottleneck=False, loops=1,
-                 refine_steps=None, dropout_rate=0.0, style=DEFAULT_STYLE):
+                 refine_steps=None, stage_two=True, dropout_rate=0.0, style=DEFAULT_STYLE):
     """Clique block with alternate updates (Yang et al., CVPR 2018, Sec. 3.1).
 
     Every pair of layers ``i != j`` of the block is joined both ways by a convolution
@@ -103,24 +193,16 @@ def clique_block(x, num_layers, growth_rate, *, name, bottleneck=False, loops=1,
 
     ``bottleneck`` (Sec. 3.3): the ``W_ij`` become 1x1 convolutions and each layer adds
     BN -> ReLU -> a 3x3 convolution ``{name}_b{j}_conv`` (shared by the stages as well).
-    ``loops``: Stage-II loops (1 in the paper; 0 = Stage I only). ``refine_steps``: how many
-    layers (the first ``X``) each loop updates (the ablation of the authors' README, Tab. 2;
-    default all).
+    ``loops``: Stage-II loops (1 in the paper). ``refine_steps``: how many layers (the
+    first ``X``) each loop updates (the ablation of the authors' README, Tab. 2; default
+    all). ``stage_two=False``: Stage I only. See :func:`check_clique` for the rules.
 
     Returns ``(stage_one, stage_two)``: the concatenated layers after Stage I and after the
     last Stage-II loop (the same tensor when nothing is updated).
     """
+    check_clique(num_layers, loops, refine_steps)
     n = num_layers
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"{name}: a clique block needs num_layers >= 2 (each layer is "
-                         f"updated from the others); got {num_layers!r}")
     steps = n if refine_steps is None else refine_steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= n:
-        raise ValueError(f"{name}: refine_steps must be an integer in [0, {n}] (the number of "
-                         f"layers each Stage-II loop updates); got {refine_steps!r}")
-    if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
-        raise ValueError(f"{name}: loops must be an integer >= 0 (1 in the paper, 0 for Stage "
-                         f"I only); got {loops!r}")
     kernel = 1 if bottleneck else 3
     weights = {(i, j): P.Conv(growth_rate, kernel, name=f"{name}_w{i}_{j}_conv")
                for j in range(1, n + 1) for i in range(n + 1) if i != j}
@@ -143,10 +225,59 @@ def clique_block(x, num_layers, growth_rate, *, name, bottleneck=False, loops=1,
     for j in range(1, n + 1):
         layers[j] = update(j, [(0, x)] + [(i, layers[i]) for i in range(1, j)], 1)
     stage_one = P.Concat(name=f"{name}_stage1")([layers[j] for j in range(1, n + 1)])
-    if not loops or not steps:
+    if not stage_two or not steps:
         return stage_one, stage_one
     for loop in range(loops):
         for j in range(1, steps + 1):
             layers[j] = update(j, [(i, layers[i]) for i in range(1, n + 1) if i != j], loop + 2)
-    stage_two = P.Concat(name=f"{name}_stage2")([layers[j] for j in range(1, n + 1)])
-    return stage_one, stage_two
+    return stage_one, P.Concat(name=f"{name}_stage2")([layers[j] for j in range(1, n + 1)])
+
+
+def clique_unit(x, growth_rate, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
+                drop_rate=0.0, layers, variant="II+II", loops=1, refine_steps=None,
+                bottleneck=False, compression=False, dropout_rate=0.0, transits=True):
+    """The ``"clique"`` kind: a clique block of ``layers`` layers with ``growth_rate``
+    channels each and its block feature (CliqueNet, Sec. 3.2). Returns ``(transit,
+    feature)``, what goes on to the next block and what the multi-scale head pools (and
+    the engine records as the stage output).
+
+    ``transit`` is the block's Stage-II layers (Stage I with ``variant="I+I"``). The
+    feature is the block input concatenated with the Stage-II layers (Stage I unless
+    ``variant="II+II"``), ``{name}_feature``, halved by BN -> ReLU -> 1x1 conv
+    (``{name}_compress_*``) when ``compression`` (Sec. 3.3: the features that go to the
+    classifier, not those transited, as the reference's ``compress``), then BN -> ReLU
+    (``{name}_gp_*``). ``transits=False`` (the last block): an ``"I+II"`` block then
+    computes no Stage II, which would feed nothing (the reference creates its unused
+    weights).
+    """
+    stage_two = variant == "II+II" or (variant == "I+II" and transits)
+    one, two = clique_block(x, layers, growth_rate, name=name, bottleneck=bottleneck,
+                            loops=loops, refine_steps=refine_steps, stage_two=stage_two,
+                            dropout_rate=dropout_rate, style=style)
+    feature = P.Concat(name=f"{name}_feature")([x, two if variant == "II+II" else one])
+    if compression:
+        feature = bn_relu(feature, name=f"{name}_compress", style=style)
+        feature = P.Conv(channels(feature) // 2, 1, name=f"{name}_compress_conv")(feature)
+        feature = _dropout(feature, dropout_rate, f"{name}_compress_drop")
+    return two, bn_relu(feature, name=f"{name}_gp", style=style)
+
+
+def dense_layer_kind(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
+                     drop_rate=0.0, **options):
+    """The ``"dense_layer"`` kind: :func:`dense_layer` with ``filters`` = the growth rate."""
+    return dense_layer(x, filters, name=name, style=style, **options)
+
+
+def transition_kind(x, filters, stride=2, *, name, style=DEFAULT_STYLE, dilation=1,
+                    drop_rate=0.0, **options):
+    """The ``"transition"`` kind: :func:`transition` (it always halves the map)."""
+    return transition(x, name=name, style=style, **options)
+
+
+def final_bn_relu(x, filters=None, stride=1, *, name="", style=DEFAULT_STYLE, dilation=1,
+                  drop_rate=0.0):
+    """The ``"final_bn_relu"`` kind: a network's last BN -> ReLU, named ``bn`` and ``relu``
+    as keras.applications DenseNet (``{name}_bn``, ``{name}_relu`` given a name)."""
+    prefix = f"{name}_" if name else ""
+    x = batch_norm(x, name=f"{prefix}bn", style=style)
+    return P.Act("relu", name=f"{prefix}relu")(x)

@@ -11,7 +11,7 @@ Example::
     kind = BLOCK_KINDS["bottleneck"]
     options = kind.options(groups=32, base_width=4, stride_in="3x3")   # ResNeXt 32x4d
     y = kind.build(x, 64, 1, name="b1", style=DEFAULT_STYLE, dilation=1, drop_rate=0.0,
-                   **dataclasses.asdict(options))
+                   **vars(options))
 """
 
 from __future__ import annotations
@@ -21,15 +21,34 @@ from collections.abc import Callable
 
 from keras_resnets import _checks as C
 from keras_resnets.blocks.common import DEFAULT_STYLE, SHORTCUTS, bn_relu
-from keras_resnets.blocks.dense import dense_layer, transition
-from keras_resnets.blocks.mobile import inverted_residual_block
+from keras_resnets.blocks.dense import (
+    CliqueOptions,
+    DenseLayerOptions,
+    TransitionOptions,
+    clique_unit,
+    dense_layer_kind,
+    final_bn_relu,
+    transition_kind,
+)
+from keras_resnets.blocks.inception import InceptionOptions, inception_module
+from keras_resnets.blocks.mobile import (
+    PointwiseConvOptions,
+    inverted_residual_block,
+    pointwise_conv,
+)
+from keras_resnets.blocks.plain import (
+    ConvBNActOptions,
+    PoolOptions,
+    conv_bn_act_block,
+    pool_block,
+)
 from keras_resnets.blocks.residual import (
     basic_block,
     bottleneck_block,
     preact_block,
     preact_bottleneck_block,
 )
-from keras_resnets.blocks.xception import xception_block
+from keras_resnets.blocks.xception import SeparableConvsOptions, separable_convs, xception_block
 
 STRIDE_PLACES = ("1x1", "3x3")
 
@@ -135,47 +154,8 @@ class XceptionOptions(ResidualOptions):
         C.check_bool("activate_first", self.activate_first)
 
 
-@dataclasses.dataclass(frozen=True)
-class DenseLayerOptions:
-    """DenseNet-B's ``bottleneck`` (1x1 to ``bottleneck_width * k`` channels first) and
-    ``dropout_rate`` after each convolution."""
-
-    bottleneck: bool = True
-    bottleneck_width: int = 4
-    dropout_rate: float = 0.0
-
-    def __post_init__(self):
-        C.check_bool("bottleneck", self.bottleneck)
-        C.check_positive_int("bottleneck_width", self.bottleneck_width, "4")
-        C.check_rate("dropout_rate", self.dropout_rate)
-
-
-@dataclasses.dataclass(frozen=True)
-class TransitionOptions:
-    """``compression`` (theta, in (0, 1]), ``dropout_rate`` and CliqueNet's ``attention``."""
-
-    compression: float = 0.5
-    dropout_rate: float = 0.0
-    attention: bool = False
-
-    def __post_init__(self):
-        C.check_fraction("compression", self.compression, "0.5 for DenseNet-BC, 1.0 for none")
-        C.check_rate("dropout_rate", self.dropout_rate)
-        C.check_bool("attention", self.attention)
-
-
 def _bn_relu(x, filters, stride, *, name, style=DEFAULT_STYLE, dilation=1, drop_rate=0.0):
     return bn_relu(x, name=name, style=style)
-
-
-def _dense_layer(x, filters, stride, *, name, style=DEFAULT_STYLE, dilation=1, drop_rate=0.0,
-                 **options):
-    return dense_layer(x, filters, name=name, style=style, **options)
-
-
-def _transition(x, filters, stride, *, name, style=DEFAULT_STYLE, dilation=1, drop_rate=0.0,
-                **options):
-    return transition(x, name=name, style=style, **options)
 
 
 BLOCK_KINDS = {kind.name: kind for kind in (
@@ -186,8 +166,15 @@ BLOCK_KINDS = {kind.name: kind for kind in (
     BlockKind("inverted_residual", inverted_residual_block, InvertedResidualOptions),
     BlockKind("xception", xception_block, XceptionOptions),
     BlockKind("bn_relu", _bn_relu, None, drop_path=False),
-    BlockKind("dense_layer", _dense_layer, DenseLayerOptions, drop_path=False),
-    BlockKind("transition", _transition, TransitionOptions, drop_path=False, dilates=False),
+    BlockKind("dense_layer", dense_layer_kind, DenseLayerOptions, drop_path=False),
+    BlockKind("transition", transition_kind, TransitionOptions, drop_path=False, dilates=False),
+    BlockKind("clique", clique_unit, CliqueOptions, drop_path=False, dilates=False),
+    BlockKind("final_bn_relu", final_bn_relu, None, drop_path=False),
+    BlockKind("conv_bn_act", conv_bn_act_block, ConvBNActOptions, drop_path=False),
+    BlockKind("pool", pool_block, PoolOptions, drop_path=False, dilates=False),
+    BlockKind("pointwise_conv", pointwise_conv, PointwiseConvOptions, drop_path=False),
+    BlockKind("separable_convs", separable_convs, SeparableConvsOptions, drop_path=False),
+    BlockKind("inception", inception_module, InceptionOptions, drop_path=False, dilates=False),
 )}
 """The engine's block kinds by name; families add their own :class:`BlockKind` objects
 to a stage directly."""

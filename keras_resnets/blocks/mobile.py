@@ -7,6 +7,9 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+
+from keras_resnets import _checks as C
 from keras_resnets import primitives as P
 from keras_resnets.blocks.common import (
     DEFAULT_STYLE,
@@ -66,11 +69,8 @@ def inverted_residual_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
     Layers as keras.applications: ``{name}_expand``, ``{name}_expand_BN``,
     ``{name}_expand_relu``, then :func:`depthwise_separable_conv`'s, then ``{name}_add``.
     """
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {shortcut!r}")
-    if isinstance(expansion, bool) or not isinstance(expansion, int) or expansion < 1:
-        raise ValueError(f"{name}: expansion must be a positive integer (6 in MobileNetV2); "
-                         f"got {expansion!r}")
+    C.check_choice("shortcut", shortcut, SHORTCUTS)
+    C.check_positive_int("expansion", expansion, "6 in MobileNetV2")
     y = x
     if expansion != 1:
         y = P.Conv(expansion * channels(x), 1, use_bias=style.bias_before_bn,
@@ -83,3 +83,29 @@ def inverted_residual_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
     residual = shortcut != "none" and stride == 1 and channels(x) == filters
     return merge_residual(y, x if residual else None, name=name, drop_rate=drop_rate, se_ratio=0.0,
                           activation=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class PointwiseConvOptions:
+    """Options of the ``"pointwise_conv"`` kind: the ``activation`` and its layer's name
+    (``activation_name``; default ``{name}_relu``, ``{name}_act`` for other activations)."""
+
+    activation: str = "relu6"
+    activation_name: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.activation, str):
+            raise ValueError(f"activation must be an activation name such as 'relu6'; "
+                             f"got {self.activation!r}")
+        if self.activation_name is not None and not isinstance(self.activation_name, str):
+            raise ValueError(f"activation_name must be a layer name such as 'out_relu' or "
+                             f"None; got {self.activation_name!r}")
+
+
+def pointwise_conv(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
+                   drop_rate=0.0, activation="relu6", activation_name=None):
+    """1x1 convolution ``{name}`` -> BN ``{name}_bn`` -> activation: MobileNetV2's last
+    layers (``Conv_1``, ``Conv_1_bn``, ``out_relu`` in keras.applications)."""
+    x = P.Conv(filters, 1, stride, padding="valid", use_bias=style.bias_before_bn, name=name)(x)
+    x = batch_norm(x, name=f"{name}_bn", style=style)
+    return P.Act(activation, name=activation_name or act_name(name, activation))(x)

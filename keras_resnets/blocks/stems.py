@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 
 from keras_resnets import primitives as P
-from keras_resnets.blocks.common import batch_norm, conv
+from keras_resnets.blocks.common import batch_norm, conv, conv_bn_act
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,43 @@ def cifar_stem(x, stem, *, style):
     return _conv_bn_relu(x, stem, 3, 1, style)
 
 
+def mobilenet_stem(x, stem, *, style):
+    """3x3/2 convolution ``Conv1`` -> BN ``bn_Conv1`` -> ReLU6 ``Conv1_relu``
+    (keras.applications MobileNetV2)."""
+    x = P.Conv(stem.filters, 3, 2, padding="same", use_bias=style.bias_before_bn,
+               name="Conv1")(x)
+    x = batch_norm(x, name="bn_Conv1", style=style)
+    return P.Act("relu6", name="Conv1_relu")(x)
+
+
+def xception_stem(x, stem, *, style):
+    """Two 3x3 'valid' convolutions, the first strided, each -> BN -> ReLU: ``block1_conv1``
+    and ``block1_conv2`` (``filters``: their two widths, 32 and 64 in Xception)."""
+    for i, filters in enumerate(stem.filters, 1):
+        x = P.Conv(filters, 3, 2 if i == 1 else 1, padding="valid",
+                   use_bias=style.bias_before_bn, name=f"block1_conv{i}")(x)
+        x = batch_norm(x, name=f"block1_conv{i}_bn", style=style)
+        x = P.Act("relu", name=f"block1_conv{i}_act")(x)
+    return x
+
+
+INCEPTION_STEM = (("conv2d_1a", 2, "valid"), ("conv2d_2a", 1, "valid"), ("conv2d_2b", 1, "same"))
+
+
+def inception_stem(x, stem, *, style):
+    """InceptionV3's first layers (TF-slim names): 3x3 convs ``conv2d_1a`` (stride 2,
+    'valid'), ``conv2d_2a`` ('valid') and ``conv2d_2b`` ('same'), each -> BN -> ReLU,
+    widths ``filters`` (32, 32, 64), then the 3x3/2 max-pool ``pool_name``
+    (``maxpool_3a``). The rest of its stem is a stage of plain kinds."""
+    for (name, stride, padding), filters in zip(INCEPTION_STEM, stem.filters, strict=True):
+        x = conv_bn_act(x, filters, 3, stride, padding=padding, name=name, style=style)
+    return P.Pool("max", 3, 2, name=stem.pool_name)(x)
+
+
 STEMS = {
     "imagenet": StemKind(imagenet_stem, 4),
     "cifar": StemKind(cifar_stem, 1),
+    "mobilenet": StemKind(mobilenet_stem, 2),
+    "xception": StemKind(xception_stem, 2),
+    "inception": StemKind(inception_stem, 4),
 }

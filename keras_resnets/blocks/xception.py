@@ -7,6 +7,8 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+
 from keras_resnets import primitives as P
 from keras_resnets.blocks.common import DEFAULT_STYLE, Style, batch_norm, checked_shortcut
 from keras_resnets.blocks.residual import merge_residual
@@ -41,3 +43,28 @@ def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut=
         y = P.Pool("max", 3, stride, padding="same", name=f"{name}_pool")(y)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation=None, branch_first=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeparableConvsOptions:
+    """Options of the ``"separable_convs"`` kind: the activation after each BN."""
+
+    activation: str = "relu"
+
+    def __post_init__(self):
+        if not isinstance(self.activation, str):
+            raise ValueError(f"activation must be an activation name such as 'relu'; "
+                             f"got {self.activation!r}")
+
+
+def separable_convs(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
+                    drop_rate=0.0, activation="relu"):
+    """3x3 separable conv -> BN -> activation once per width of ``filters`` (an int or a
+    tuple), without a shortcut: Xception's exit flow (``block14_sepconv1`` ... ``_act``).
+    Only the first convolution strides."""
+    for i, width in enumerate(filters if isinstance(filters, (tuple, list)) else (filters,), 1):
+        x = P.SeparableConv(width, 3, stride if i == 1 else 1, padding="same", dilation=dilation,
+                            use_bias=style.bias_before_bn, name=f"{name}_sepconv{i}")(x)
+        x = batch_norm(x, name=f"{name}_sepconv{i}_bn", style=style)
+        x = P.Act(activation, name=f"{name}_sepconv{i}_act")(x)
+    return x

@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("models", "export", "train", "tune")
+COMMAND_MODULES = ("models", "export", "train", "demo", "tune")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,8 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import math
-
 
 def _int_list(text):
     try:
@@ -110,26 +108,24 @@ def _space_arguments(args):
 
 
 def list_command(args):
-    from keras_resnets import data, tuning
+    from keras_resnets import data, registry, tuning
 
     info = data.dataset_info(args.dataset)
-    configs = tuning.feasible_configs(args.family, args.budget, input_shape=info.input_shape,
-                                      classes=info.num_classes, **_space_arguments(args))
-    resnext = configs[0].cardinality is not None
+    space = tuning.search_space(args.family, args.budget, input_shape=info.input_shape,
+                                classes=info.num_classes, **_space_arguments(args))
+    configs = space.configs()
+    resnext = space.cardinalities is not None
     rows = [("config", "depth", "width") + (("cardinality",) if resnext else ())
             + ("params", "MACs")]
-    rows += [(c.key, str(c.depth), tuning._format_width(c.width))
+    rows += [(c.key, str(c.depth), registry.format_number(c.width))
              + ((str(c.cardinality),) if resnext else ()) + (f"{c.params:,}", f"{c.macs:,}")
              for c in configs]
     sizes = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(v.ljust(s) if i == 0 else v.rjust(s)
                         for i, (v, s) in enumerate(zip(row, sizes, strict=True))))
-    budget = tuning.parse_budget(args.budget)
-    print(f"{len(configs)} configurations of {args.family} within "
-          f"[{math.ceil((1 - args.tolerance) * budget):,}, {budget:,}] parameters for "
-          f"{info.name} "
-          f"({info.num_classes} classes)")
+    print(f"{len(configs)} configurations of {space.family} within [{space.low:,}, "
+          f"{space.budget:,}] parameters for {info.name} ({info.num_classes} classes)")
     return 0
 
 

@@ -28,12 +28,12 @@ import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets.engine import LegacySpec, build_model
-from keras_resnets._checks import check_choice, check_positive_int, check_rate
-from keras_resnets.models.densenet import _no_drop_path, check_options
+from keras_resnets._checks import check_choice, check_options, check_positive_int
+from keras_resnets.blocks.dense import CLIQUE_VARIANTS, CliqueOptions
+from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
 from keras_resnets.registry import register_family
 
-VARIANTS = ("II+II", "I+II", "I+I")
+VARIANTS = CLIQUE_VARIANTS
 """Which features form the block feature (pooled for the classifier) and which go on to
 the next block: ``"II+II"`` (the paper's CliqueNet), ``"I+II"`` (Stage I pooled, Stage II
 transited) and ``"I+I"`` (Stage I only; no Stage II is computed)."""
@@ -52,85 +52,20 @@ CIFAR_DROPOUT = 0.2  # keep_prob 0.8 after every convolution: the paper's CIFAR/
 
 
 @dataclasses.dataclass(frozen=True)
-class CliqueNetSpec(LegacySpec):
-    """stem -> clique blocks and transitions -> multi-scale pooled features -> classifier.
+class MultiScaleHead:
+    """Multi-scale feature strategy (Sec. 3.2): every block's feature (the stage outputs,
+    one per block) is pooled globally and the concatenation goes to the classifier.
+    ``pooling`` gives that concatenated vector without the classifier; ``pooling=None`` the
+    last block's feature map."""
 
-    ``layers`` and ``growth`` give each block's number of layers and channels per layer.
-    ``attention``, ``bottleneck`` and ``compression`` switch the three techniques of the
-    paper's Sec. 3.3; ``variant``, ``loops`` and ``refine_steps`` its ablations.
-    """
-
-    name: str
-    layers: tuple
-    growth: tuple
-    stem: str = "cifar"
-    stem_filters: int = 64
-    attention: bool = False
-    bottleneck: bool = False
-    compression: bool = False
-    variant: str = "II+II"
-    loops: int = 1
-    refine_steps: int | None = None
-    dropout_rate: float = 0.0
-    style: B.Style = B.DEFAULT_STYLE
-    default_input_shape: tuple = (32, 32, 3)
-    default_classes: int = 10
-    keras_weights: str | None = None
-
-    def stem_layers(self, x):
-        if self.stem == "cifar":
-            # The reference's first layer is a bare 3x3 conv: the first block's
-            # pre-activation BN follows it.
-            return P.Conv(self.stem_filters, 3, name="conv1_conv")(x)
-        x = B.conv(x, self.stem_filters, 7, 2, name="conv1", style=self.style)
-        x = B.batch_norm(x, name="conv1_bn", style=self.style)
-        x = P.Act("relu", name="conv1_relu")(x)
-        x = P.ZeroPad(1, name="pool1_pad")(x)
-        return P.Pool("max", 3, 2, name="pool1")(x)
-
-    def features(self, x, *, drop_path_rate=0.0):
-        """Returns ``({"C2": ...}, [block features])``: the BN-ReLU'd block features
-        (block input + Stage-II layers, compressed if so) that the head pools."""
-        _no_drop_path(drop_path_rate, "CliqueNet")
-        x = self.stem_layers(x)
-        outputs, pooled_inputs = {}, []
-        for b, (n, k) in enumerate(zip(self.layers, self.growth, strict=True)):
-            name, last_block = f"block{b + 1}", b + 1 == len(self.layers)
-            # "I+II" transits Stage II but pools Stage I: the last block's Stage II would
-            # feed nothing, so it is not computed (the reference creates its unused weights).
-            stage_one_only = self.variant == "I+I" or (self.variant == "I+II" and last_block)
-            stage_one, stage_two = B.clique_block(
-                x, n, k, name=name, bottleneck=self.bottleneck,
-                loops=0 if stage_one_only else self.loops,
-                refine_steps=self.refine_steps, dropout_rate=self.dropout_rate, style=self.style)
-            pooled_part = stage_two if self.variant == "II+II" else stage_one
-            feature = P.Concat(name=f"{name}_feature")([x, pooled_part])
-            if self.compression:
-                # Sec. 3.3: compress the features that go to the classifier by half, not
-                # the ones transited to the next block (the reference's ``compress``).
-                feature = B.bn_relu(feature, name=f"{name}_compress", style=self.style)
-                feature = P.Conv(B.channels(feature) // 2, 1, name=f"{name}_compress_conv")(
-                    feature)
-                if self.dropout_rate:
-                    feature = P.Dropout(self.dropout_rate, name=f"{name}_compress_drop")(feature)
-            feature = B.bn_relu(feature, name=f"{name}_gp", style=self.style)
-            outputs[f"C{b + 2}"] = feature
-            pooled_inputs.append(feature)
-            if not last_block:
-                x = B.transition(stage_two, name=f"trans{b + 1}", compression=1.0,
-                                 dropout_rate=self.dropout_rate, attention=self.attention,
-                                 style=self.style)
-        return outputs, pooled_inputs
-
-    def head(self, x, *, include_top, pooling, classes, classifier_activation):
-        """Multi-scale feature strategy (Sec. 3.2): every block's feature is pooled
-        globally and the concatenation goes to the classifier. ``pooling`` gives that
-        concatenated vector without the classifier; ``pooling=None`` the last block's map."""
+    def __call__(self, spec, inputs, features, last, *, include_top, pooling, classes,
+                 classifier_activation):
+        maps = list(features.values())
         if not include_top and pooling not in ("avg", "max"):
-            return x[-1]
+            return maps[-1]
         kind = "avg" if include_top else pooling
-        pooled = [P.GlobalPool(kind, name=f"block{b + 1}_gp_{kind}_pool")(f)
-                  for b, f in enumerate(x)]
+        pooled = [P.GlobalPool(kind, name=f"block{b}_gp_{kind}_pool")(f)
+                  for b, f in enumerate(maps, 1)]
         y = P.Concat(name=f"multiscale_{kind}_pool")(pooled) if len(pooled) > 1 else pooled[0]
         if not include_top:
             return y
@@ -138,15 +73,24 @@ class CliqueNetSpec(LegacySpec):
                        name="predictions")(y)
 
 
-def _check_bool(argument, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"{argument} must be True or False; got {value!r}")
+def _clique_options(layers, **options):
+    """One :class:`~keras_resnets.blocks.dense.CliqueOptions` per block; the last block
+    transits nothing."""
+    result = []
+    for b, n in enumerate(layers, 1):
+        try:
+            result.append(CliqueOptions(layers=n, transits=b < len(layers), **options))
+        except ValueError as error:
+            raise ValueError(f"{error} (block {b} of layers={tuple(layers)!r})") from None
+    return result
 
 
 def cliquenet_spec(layers, growth, *, stem="cifar", stem_filters=64, attention=False,
                    bottleneck=False, compression=False, variant="II+II", loops=1,
-                   refine_steps=None, dropout_rate=None, name=None) -> CliqueNetSpec:
-    """The spec behind :func:`CliqueNetFromLayout` (same arguments)."""
+                   refine_steps=None, dropout_rate=None, name=None) -> NetworkSpec:
+    """The spec behind :func:`CliqueNetFromLayout` (same arguments): stem -> clique blocks
+    (``block{b}``) with attentional transitions (``trans{b}``) between them -> the
+    multi-scale head. The typed options check the switches."""
     for argument, value in (("layers", layers), ("growth", growth)):
         if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or not value:
             raise ValueError(f"{argument} must be a non-empty sequence with one entry per "
@@ -154,40 +98,33 @@ def cliquenet_spec(layers, growth, *, stem="cifar", stem_filters=64, attention=F
     if len(layers) != len(growth):
         raise ValueError(f"layers and growth need one entry per block; got {len(layers)} and "
                          f"{len(growth)} entries ({layers!r}, {growth!r})")
-    for n in layers:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ValueError(f"layers per clique block must be integers >= 2 (each layer is "
-                             f"updated from the others), e.g. (4, 4, 4); got {layers!r}")
     for k in growth:
         check_positive_int("growth (channels per layer k)", k, "36, 64, 80")
     check_choice("stem", stem, STEMS)
     check_positive_int("stem_filters", stem_filters, "64")
-    for argument, value in (("attention", attention), ("bottleneck", bottleneck),
-                            ("compression", compression)):
-        _check_bool(argument, value)
-    check_choice("variant", variant, VARIANTS)
-    if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
-        raise ValueError(f"loops must be a positive integer (Stage-II loops; 1 in the paper, "
-                         f"variant='I+I' for Stage I only); got {loops!r}")
-    if refine_steps is not None:
-        if isinstance(refine_steps, bool) or not isinstance(refine_steps, int) \
-                or not 0 <= refine_steps <= min(layers):
-            raise ValueError(f"refine_steps must be None (all layers) or an integer in "
-                             f"[0, {min(layers)}] (the first X layers re-updated in Stage II); "
-                             f"got {refine_steps!r}")
-        if variant != "II+II":
-            raise ValueError(f"refine_steps goes with variant='II+II'; got variant={variant!r}")
     if dropout_rate is None:
         dropout_rate = CIFAR_DROPOUT if stem == "cifar" else 0.0
-    check_rate("dropout_rate", dropout_rate)
+    clique = _clique_options(layers, variant=variant, loops=loops, refine_steps=refine_steps,
+                             bottleneck=bottleneck, compression=compression,
+                             dropout_rate=dropout_rate)
+    # The transitions keep the channels (the paper compresses the pooled features only).
+    transition = B.TransitionOptions(compression=1.0, dropout_rate=dropout_rate,
+                                     attention=attention)
+    stages = []
+    for b, (k, options) in enumerate(zip(growth, clique, strict=True), 1):
+        stages.append(Stage(1, k, 1, kind="clique", options=options, name=f"block{b}"))
+        if options.transits:
+            stages.append(Stage(1, None, 2, kind="transition", options=transition,
+                                name=f"trans{b}"))
     if name is None:
         name = f"cliquenet-{sum(layers)}-{growth[0]}" if len(set(growth)) == 1 \
             else "cliquenet-" + "-".join(map(str, growth))
-    return CliqueNetSpec(
-        name=name, layers=tuple(layers), growth=tuple(growth), stem=stem,
-        stem_filters=stem_filters, attention=attention, bottleneck=bottleneck,
-        compression=compression, variant=variant, loops=loops, refine_steps=refine_steps,
-        dropout_rate=float(dropout_rate),
+    return NetworkSpec(
+        name=name, stages=tuple(stages),
+        # CIFAR: the reference's first layer is a bare 3x3 conv (the first block's
+        # pre-activation BN follows it); ImageNet: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool.
+        stem=Stem(stem, stem_filters, batch_norm=stem == "imagenet", pool_name="pool1"),
+        head=MultiScaleHead(),
         default_input_shape=(32, 32, 3) if stem == "cifar" else (224, 224, 3),
         default_classes=10 if stem == "cifar" else 1000)
 
@@ -202,7 +139,7 @@ def cifar_layers_per_block(total_layers):
     return n
 
 
-def cifar_spec(total_layers, growth_rate, **options) -> CliqueNetSpec:
+def cifar_spec(total_layers, growth_rate, **options) -> NetworkSpec:
     """``cliquenet-<T>-<k>``: three blocks of T/3 layers with k channels (CIFAR/SVHN)."""
     check_options("cliquenet-<T>-<k>", options, NAME_OPTIONS)
     n = cifar_layers_per_block(total_layers)
@@ -211,7 +148,7 @@ def cifar_spec(total_layers, growth_rate, **options) -> CliqueNetSpec:
                           name=f"cliquenet-{total_layers}-{growth_rate}", **options)
 
 
-def imagenet_spec(size, **options) -> CliqueNetSpec:
+def imagenet_spec(size, **options) -> NetworkSpec:
     """CliqueNet-S0 ... S3 for ImageNet: bottleneck, compression and attentional
     transitions switched on unless ``options`` say otherwise."""
     key = str(size).lower()

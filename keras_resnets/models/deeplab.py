@@ -36,6 +36,7 @@ class DeepLabHead:
     atrous_rates: tuple = ATROUS_RATES[16]
     filters: int = 256
     dropout: float = 0.1
+    style: B.Style = B.DEFAULT_STYLE
 
     def check_input(self, spec, inputs):
         height, width = B.spatial(inputs)
@@ -52,9 +53,9 @@ class DeepLabHead:
     def __call__(self, spec, inputs, features, last, *, include_top, pooling, classes,
                  classifier_activation):
         size = self.check_input(spec, inputs)
-        y = B.aspp(last, self.filters, self.atrous_rates, name="aspp", style=spec.style,
+        y = B.aspp(last, self.filters, self.atrous_rates, name="aspp", style=self.style,
                    dropout_rate=self.dropout)
-        y = B.conv_bn_act(y, self.filters, 3, name="head", style=spec.style)
+        y = B.conv_bn_act(y, self.filters, 3, name="head", style=self.style)
         if not include_top:
             return ClassifierHead()(spec, inputs, features, y, include_top=False,
                                     pooling=pooling, classes=classes,

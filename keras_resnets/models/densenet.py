@@ -19,12 +19,9 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-
 from keras_resnets import blocks as B
-from keras_resnets import primitives as P
-from keras_resnets.engine import LegacySpec, build_model
-from keras_resnets._checks import check_choice, check_positive_int, check_rate
+from keras_resnets._checks import check_choice, check_options, check_positive_int
+from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
 from keras_resnets.registry import TuningAxes, register_family
 
 IMAGENET_LAYOUTS = {
@@ -42,80 +39,26 @@ IMAGENET_OPTIONS = ("dropout_rate", "compression", "bottleneck_width", "initial_
 CIFAR_OPTIONS = ("dropout_rate", "initial_filters")
 
 
-@dataclasses.dataclass(frozen=True)
-class DenseNetSpec(LegacySpec):
-    """stem -> (dense block -> transition) x N -> dense block -> BN -> ReLU -> head.
-
-    ``blocks``: layers per dense block; ``stem="imagenet"``: 7x7/2 conv -> BN -> ReLU ->
-    3x3/2 max-pool (keras.applications layout); ``"cifar"``: one 3x3 conv.
-    """
-
-    name: str
-    blocks: tuple
-    growth_rate: int
-    bottleneck: bool = True
-    compression: float = 0.5
-    dropout_rate: float = 0.0
-    stem: str = "imagenet"
-    initial_filters: int = 64
-    bottleneck_width: int = 4
-    style: B.Style = B.DEFAULT_STYLE
-    default_input_shape: tuple = (224, 224, 3)
-    default_classes: int = 1000
-    keras_weights: str | None = None
-
-    def stem_layers(self, x):
-        if self.stem == "cifar":
-            return P.Conv(self.initial_filters, 3, name="conv1_conv")(x)
-        x = B.conv(x, self.initial_filters, 7, 2, name="conv1", style=self.style)
-        x = B.batch_norm(x, name="conv1_bn", style=self.style)
-        x = P.Act("relu", name="conv1_relu")(x)
-        x = P.ZeroPad(1, name="pool1_pad")(x)
-        return P.Pool("max", 3, 2, name="pool1")(x)
-
-    def features(self, x, *, drop_path_rate=0.0):
-        _no_drop_path(drop_path_rate, "DenseNet")
-        x = self.stem_layers(x)
-        outputs = {}
-        for s, layers in enumerate(self.blocks):
-            x = B.dense_block(x, layers, self.growth_rate, name=f"conv{s + 2}",
-                              bottleneck=self.bottleneck, bottleneck_width=self.bottleneck_width,
-                              dropout_rate=self.dropout_rate, style=self.style)
-            if s + 1 < len(self.blocks):
-                outputs[f"C{s + 2}"] = x
-                x = B.transition(x, name=f"pool{s + 2}", compression=self.compression,
-                                 dropout_rate=self.dropout_rate, style=self.style)
-        x = B.batch_norm(x, name="bn", style=self.style)
-        x = P.Act("relu", name="relu")(x)
-        outputs[f"C{len(self.blocks) + 1}"] = x
-        return outputs, x
-
-
-def check_options(model, options, allowed):
-    """A ValueError (not a TypeError) for options a registered name does not take."""
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"{model} does not take {', '.join(unknown)}; its options are "
-                         f"{', '.join(allowed)} and the keras.applications arguments")
-
-
-def _no_drop_path(drop_path_rate, family):
-    if drop_path_rate:
-        raise ValueError(f"drop_path_rate must be 0 for {family}: it has no residual branches "
-                         f"to drop; got {drop_path_rate!r}. Use dropout_rate instead")
-
-
-def _check_compression(compression):
-    if isinstance(compression, bool) or not isinstance(compression, (int, float)) \
-            or not 0 < compression <= 1:
-        raise ValueError(f"compression must be in (0, 1] (theta: 0.5 for DenseNet-BC, 1.0 for "
-                         f"none); got {compression!r}")
+def _stages(blocks, growth_rate, layer, transition) -> tuple:
+    """The stages of a DenseNet: each dense block is a stage of ``"dense_layer"`` blocks
+    (``conv{b}_block{i}``), a ``"transition"`` (``pool{b}``) follows every block but the
+    last, and the final BN-ReLU (``bn``, ``relu``) closes the features, all named as
+    keras.applications. ``layer``/``transition``: their typed options."""
+    stages = []
+    for number, layers in enumerate(blocks, 2):
+        stages.append(Stage(layers, growth_rate, 1, kind="dense_layer", options=layer,
+                            name=f"conv{number}_block{{block}}"))
+        if number - 1 < len(blocks):
+            stages.append(Stage(1, None, 2, kind="transition", options=transition,
+                                name=f"pool{number}"))
+    return (*stages, Stage(1, None, 1, kind="final_bn_relu", name=""))
 
 
 def densenet_spec(blocks, growth_rate, *, bottleneck=True, compression=0.5, dropout_rate=0.0,
                   stem="imagenet", initial_filters=None, bottleneck_width=4,
-                  name=None) -> DenseNetSpec:
-    """The spec behind :func:`DenseNet` (same arguments)."""
+                  name=None) -> NetworkSpec:
+    """The spec behind :func:`DenseNet` (same arguments): stem -> (dense block ->
+    transition) x N -> dense block -> BN -> ReLU -> classifier."""
     if isinstance(blocks, (str, bytes)) or not isinstance(blocks, (tuple, list)) or not blocks:
         raise ValueError(f"blocks must be a non-empty sequence of layers per dense block, e.g. "
                          f"(6, 12, 24, 16) for DenseNet-121 or (16, 16, 16) for CIFAR; "
@@ -123,12 +66,11 @@ def densenet_spec(blocks, growth_rate, *, bottleneck=True, compression=0.5, drop
     for layers in blocks:
         check_positive_int("blocks (layers per dense block)", layers, "6, 12, 16")
     check_positive_int("growth_rate", growth_rate, "12, 24, 32, 40, 48")
-    check_positive_int("bottleneck_width", bottleneck_width, "4")
     check_choice("stem", stem, STEMS)
-    if not isinstance(bottleneck, bool):
-        raise ValueError(f"bottleneck must be True or False; got {bottleneck!r}")
-    _check_compression(compression)
-    check_rate("dropout_rate", dropout_rate)
+    # The typed options check bottleneck, bottleneck_width, compression and dropout_rate.
+    layer = B.DenseLayerOptions(bottleneck=bottleneck, bottleneck_width=bottleneck_width,
+                                dropout_rate=dropout_rate)
+    transition = B.TransitionOptions(compression=compression, dropout_rate=dropout_rate)
     if initial_filters is None:
         # Huang et al. Sec. 3-4: 2k stem channels for the ImageNet nets and DenseNet-BC,
         # 16 for the plain CIFAR DenseNet.
@@ -144,16 +86,12 @@ def densenet_spec(blocks, growth_rate, *, bottleneck=True, compression=0.5, drop
     if name is None:
         variant = ("b" if bottleneck else "") + ("c" if compression < 1 else "")
         name = f"densenet-{variant + '-' if variant else ''}{depth}-{growth_rate}"
-    return DenseNetSpec(
+    return NetworkSpec(
         name=name,
-        blocks=blocks,
-        growth_rate=growth_rate,
-        bottleneck=bottleneck,
-        compression=float(compression),
-        dropout_rate=float(dropout_rate),
-        stem=stem,
-        initial_filters=initial_filters,
-        bottleneck_width=bottleneck_width,
+        stages=_stages(blocks, growth_rate, layer, transition),
+        # keras.applications: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool "pool1"; CIFAR: a bare
+        # 3x3 conv whose output the first dense layer's BN normalises.
+        stem=Stem(stem, initial_filters, batch_norm=stem == "imagenet", pool_name="pool1"),
         style=B.KERAS_DENSENET_STYLE if keras_compatible else B.DEFAULT_STYLE,
         default_input_shape=(224, 224, 3) if stem == "imagenet" else (32, 32, 3),
         default_classes=1000 if stem == "imagenet" else 10,
@@ -196,7 +134,7 @@ def DenseNet(blocks, growth_rate, *, bottleneck=True, compression=0.5, dropout_r
     return build_model(spec, **kwargs)
 
 
-def imagenet_spec(depth, **options) -> DenseNetSpec:
+def imagenet_spec(depth, **options) -> NetworkSpec:
     """DenseNet-121/161/169/201/264 (Huang et al. Table 1)."""
     if depth not in IMAGENET_LAYOUTS:
         raise ValueError(f"DenseNet ImageNet depth must be one of "
@@ -247,7 +185,7 @@ def cifar_layers_per_block(depth, bottleneck):
     return n
 
 
-def cifar_spec(depth, growth_rate, *, bc=True, **options) -> DenseNetSpec:
+def cifar_spec(depth, growth_rate, *, bc=True, **options) -> NetworkSpec:
     """``densenet-bc-<L>-<k>`` (``bc=True``) or ``densenet-<L>-<k>`` on 32x32 CIFAR images;
     ``options``: ``dropout_rate``, ``initial_filters``."""
     model = f"densenet-{'bc-' if bc else ''}<L>-<k>"

@@ -2,8 +2,12 @@
 
 Layer for layer identical to keras.applications ``InceptionV3`` (same order and weight
 shapes, the ``mixed*`` concatenations named as in Keras), so Keras's ImageNet files load.
-Its modules are :func:`keras_resnets.blocks.inception_block` calls whose 7x7 branches
-are :func:`keras_resnets.blocks.factorized_conv` pairs (1x7 + 7x1).
+The network is a table on the staged engine: the ``"inception"`` stem (``conv2d_1a`` ...
+``maxpool_3a``), a stage each for the rest of the stem (``conv2d_3b``, ``conv2d_4a``,
+``maxpool_5a``: plain ``"conv_bn_act"`` and ``"pool"`` kinds) and one ``"inception"``
+stage per module (``mixed0`` ... ``mixed10``), whose typed options are the branches table
+of :data:`MODULES`; the 7x7 branches are :class:`~keras_resnets.blocks.inception.Factorized`
+pairs (1x7 + 7x1).
 
 Example::
 
@@ -13,94 +17,64 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-
 from keras_resnets import blocks as B
-from keras_resnets import primitives as P
-from keras_resnets.engine import LegacySpec, build_model
+from keras_resnets._checks import check_options
+from keras_resnets.blocks.inception import Factorized, InceptionOptions, Split
+from keras_resnets.blocks.plain import ConvBNActOptions, PoolOptions
+from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
 from keras_resnets.registry import register_family
 
-STEM = (
-    # TF-slim names; (filters, kernel, stride, padding) or max-pooling
-    ("conv2d_1a", (32, 3, 2, "valid")),
-    ("conv2d_2a", (32, 3, 1, "valid")),
-    ("conv2d_2b", (64, 3, 1, "same")),
-    ("maxpool_3a", ("max", 3, 2)),
-    ("conv2d_3b", (80, 1, 1, "valid")),
-    ("conv2d_4a", (192, 3, 1, "valid")),
-    ("maxpool_5a", ("max", 3, 2)),
-)
 
-
-def _factorized(filters, mid_filters, order, style):
-    return functools.partial(B.factorized_conv, filters=filters, kernel_size=7,
-                             mid_filters=mid_filters, order=order, style=style)
-
-
-def _expanded(filters, style, fixed_name=None):
-    """InceptionV3's expanded filter bank: 1x3 and 3x1 side by side, concatenated (named
-    ``fixed_name`` where Keras names it)."""
-    def step(x, *, name):
-        return B.inception_block(x, [[(filters, (1, 3))], [(filters, (3, 1))]],
-                                 name=fixed_name or name, style=style)
-    return step
-
-
-def modules(style):
-    """``(name, branches)`` of the eleven modules, as
-    :func:`~keras_resnets.blocks.inception_block` takes them."""
+def _modules():
+    """``(name, output channels, stride, branches)`` of the eleven modules; a branch is a
+    tuple of steps as :func:`~keras_resnets.blocks.inception_block` takes them."""
     table = []
     for i, pool_filters in enumerate((32, 64, 64)):  # 35x35 modules (Figure 5)
-        table.append((f"mixed{i}", [[(64, 1)], [(48, 1), (64, 5)], [(64, 1), (96, 3), (96, 3)],
-                                    ["avg", (pool_filters, 1)]]))
-    table.append(("mixed3", [[(384, 3, 2, "valid")], [(64, 1), (96, 3), (96, 3, 2, "valid")],
-                             [("max", 3, 2)]]))
+        table.append((f"mixed{i}", 224 + pool_filters, 1, (
+            ((64, 1),), ((48, 1), (64, 5)), ((64, 1), (96, 3), (96, 3)),
+            ("avg", (pool_filters, 1)))))
+    table.append(("mixed3", 768, 2, (
+        ((384, 3, 2, "valid"),), ((64, 1), (96, 3), (96, 3, 2, "valid")), (("max", 3, 2),))))
     for i, c in enumerate((128, 160, 160, 192), 4):  # 17x17 modules (Figure 6)
-        table.append((f"mixed{i}", [
-            [(192, 1)],
-            [(c, 1), _factorized(192, c, "1xn", style)],
-            [(c, 1), _factorized(c, c, "nx1", style), _factorized(192, c, "nx1", style)],
-            ["avg", (192, 1)]]))
-    table.append(("mixed8", [[(192, 1), (320, 3, 2, "valid")],
-                             [(192, 1), _factorized(192, 192, "1xn", style),
-                              (192, 3, 2, "valid")],
-                             [("max", 3, 2)]]))
-    for i in range(2):  # 8x8 modules (Figure 7)
-        table.append((f"mixed{9 + i}", [
-            [(320, 1)],
-            [(384, 1), _expanded(384, style, f"mixed9_{i}")],
-            [(448, 1), (384, 3), _expanded(384, style)],
-            ["avg", (192, 1)]]))
-    return table
+        table.append((f"mixed{i}", 768, 1, (
+            ((192, 1),),
+            ((c, 1), Factorized(192, 7, c, "1xn")),
+            ((c, 1), Factorized(c, 7, c, "nx1"), Factorized(192, 7, c, "nx1")),
+            ("avg", (192, 1)))))
+    table.append(("mixed8", 1280, 2, (
+        ((192, 1), (320, 3, 2, "valid")),
+        ((192, 1), Factorized(192, 7, 192, "1xn"), (192, 3, 2, "valid")),
+        (("max", 3, 2),))))
+    for i in range(2):  # 8x8 modules (Figure 7): expanded filter banks, 1x3 and 3x1
+        bank = (((384, (1, 3)),), ((384, (3, 1)),))
+        table.append((f"mixed{9 + i}", 2048, 1, (
+            ((320, 1),),
+            ((384, 1), Split(bank, f"mixed9_{i}")),
+            ((448, 1), (384, 3), Split(bank)),
+            ("avg", (192, 1)))))
+    return tuple(table)
 
 
-@dataclasses.dataclass(frozen=True)
-class InceptionV3Spec(LegacySpec):
-    """Stem of five convs and two max-pools -> eleven inception modules -> head."""
+MODULES = _modules()
 
-    name: str = "inceptionv3"
-    style: B.Style = B.KERAS_INCEPTION_STYLE
-    default_input_shape: tuple = (299, 299, 3)
-    default_classes: int = 1000
-    keras_weights: str | None = "inceptionv3"
 
-    def features(self, x, *, drop_path_rate=0.0):
-        for name, step in STEM:
-            if step[0] == "max":
-                x = P.Pool("max", step[1], step[2], name=name)(x)
-            else:
-                filters, kernel, stride, padding = step
-                x = B.conv_bn_act(x, filters, kernel, stride, padding=padding, name=name,
-                                  style=self.style)
-            if name == "maxpool_3a":
-                outputs = {"C2": x}
-        for name, branches in modules(self.style):
-            x = B.inception_block(x, branches, name=name, style=self.style)
-            if name in ("mixed2", "mixed7"):
-                outputs[{"mixed2": "C3", "mixed7": "C4"}[name]] = x
-        outputs["C5"] = x
-        return outputs, x
+def inception_v3_spec(**options) -> NetworkSpec:
+    """The spec behind :func:`InceptionV3`: stem of five convs and two max-pools ->
+    eleven inception modules -> head."""
+    check_options("InceptionV3", options, ())  # a fixed network: no options of its own
+    stages = (
+        Stage(1, 80, 1, kind="conv_bn_act", options=ConvBNActOptions(1, "valid"),
+              name="conv2d_3b"),
+        Stage(1, 192, 1, kind="conv_bn_act", options=ConvBNActOptions(3, "valid"),
+              name="conv2d_4a"),
+        Stage(1, None, 2, kind="pool", options=PoolOptions("max", 3), name="maxpool_5a"),
+        *(Stage(1, filters, stride, kind="inception", options=InceptionOptions(branches),
+                name=name) for name, filters, stride, branches in MODULES),
+    )
+    return NetworkSpec(name="inceptionv3", stages=stages,
+                       stem=Stem("inception", (32, 32, 64), pool_name="maxpool_3a"),
+                       style=B.KERAS_INCEPTION_STYLE, default_input_shape=(299, 299, 3),
+                       keras_weights="inceptionv3")
 
 
 def InceptionV3(**kwargs):
@@ -110,13 +84,14 @@ def InceptionV3(**kwargs):
     Takes the keras.applications arguments (``include_top``, ``weights`` (``None``,
     ``"imagenet"`` or a file), ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
     ``classifier_activation``, ``name``) plus ``features_only`` (outputs ``C2``-``C5``).
-    InceptionV3 has no residual connections, so ``drop_path_rate`` has no effect.
+    InceptionV3 has no residual branches: ``drop_path_rate`` other than 0 raises a
+    ``ValueError``, as in every family without them.
     """
-    return build_model(InceptionV3Spec(), **kwargs)
+    return build_model(inception_v3_spec(), **kwargs)
 
 
 register_family(
-    "inceptionv3", r"inceptionv3", lambda match, **options: InceptionV3Spec(**options),
+    "inceptionv3", r"inceptionv3", lambda match, **options: inception_v3_spec(**options),
     ["inceptionv3"],
     "Szegedy, Vanhoucke, Ioffe, Shlens, Wojna: Rethinking the Inception Architecture for "
     "Computer Vision, CVPR 2016 (arXiv:1512.00567)",

@@ -2,11 +2,11 @@
 
 Layer for layer identical to keras.applications ``MobileNetV2`` (same layer names, order
 and weight shapes), so Keras's ImageNet files load for every width multiplier ``alpha``
-Keras ships (0.35, 0.5, 0.75, 1.0, 1.3, 1.4). The network is data: a table of
-``(expansion, channels, repeats, stride)`` rows run through
-:func:`keras_resnets.blocks.inverted_residual_block`. It is not a
-:class:`~keras_resnets.engine.ResidualSpec` because Keras numbers the blocks globally
-(``block_1`` ... ``block_16``), and compatibility needs those names.
+Keras ships (0.35, 0.5, 0.75, 1.0, 1.3, 1.4). The network is a table on the staged
+engine: the ``"mobilenet"`` stem, one stage of ``"inverted_residual"`` blocks per
+``(expansion, channels, repeats, stride)`` row, and a ``"pointwise_conv"`` stage
+(``Conv_1``). Keras numbers the blocks globally (``expanded_conv``, then ``block_1`` ...
+``block_16``), which the stages' name ``"block_{index}"`` gives.
 
 Example::
 
@@ -16,13 +16,10 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-import math
-
 from keras_resnets import blocks as B
-from keras_resnets import primitives as P
-from keras_resnets.engine import LegacySpec, build_model
-from keras_resnets._checks import check_width
+from keras_resnets._checks import check_options, check_width
+from keras_resnets.blocks.mobile import PointwiseConvOptions
+from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
 from keras_resnets.registry import register_family
 from keras_resnets.weights import MOBILENET_V2_ALPHAS
 
@@ -46,58 +43,28 @@ def make_divisible(value, divisor=8, min_value=None):
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-@dataclasses.dataclass(frozen=True)
-class MobileNetV2Spec(LegacySpec):
-    """Conv 3x3/2 -> 17 inverted residual blocks (``layout``) -> conv 1x1 -> head."""
-
-    name: str
-    alpha: float = 1.0
-    layout: tuple = LAYOUT
-    style: B.Style = B.KERAS_MOBILENET_STYLE
-    default_input_shape: tuple = (224, 224, 3)
-    default_classes: int = 1000
-    keras_weights: str | None = None
-
-    @property
-    def num_blocks(self):
-        return sum(row[2] for row in self.layout)
-
-    def features(self, x, *, drop_path_rate=0.0):
-        style = self.style
-        x = P.Conv(make_divisible(32 * self.alpha), 3, 2, padding="same", name="Conv1")(x)
-        x = B.batch_norm(x, name="bn_Conv1", style=style)
-        x = P.Act("relu6", name="Conv1_relu")(x)
-        levels, index, stride = {}, 0, 2
-        for expansion, filters, repeats, first_stride in self.layout:
-            if first_stride > 1:
-                levels[int(math.log2(stride))] = x  # the last map at this resolution
-            stride *= first_stride
-            for i in range(repeats):
-                x = B.inverted_residual_block(
-                    x, make_divisible(int(filters * self.alpha)), first_stride if i == 0 else 1,
-                    name=f"block_{index}" if index else "expanded_conv", style=style,
-                    expansion=expansion,
-                    drop_rate=drop_path_rate * index / max(self.num_blocks - 1, 1))
-                index += 1
-        last = make_divisible(1280 * self.alpha) if self.alpha > 1.0 else 1280
-        x = P.Conv(last, 1, padding="valid", name="Conv_1")(x)
-        x = B.batch_norm(x, name="Conv_1_bn", style=style)
-        x = P.Act("relu6", name="out_relu")(x)
-        levels[int(math.log2(stride))] = x
-        return {f"C{level}": y for level, y in levels.items() if level >= 2}, x
-
-
 def _alpha_name(alpha):
     return str(float(alpha))  # 0.35, 0.5, 1.0: as in Keras's file names
 
 
-def mobilenet_v2_spec(alpha=1.0) -> MobileNetV2Spec:
-    """The spec behind :func:`MobileNetV2`."""
+def mobilenet_v2_spec(alpha=1.0) -> NetworkSpec:
+    """The spec behind :func:`MobileNetV2`: Conv 3x3/2 -> 17 inverted residual blocks
+    (:data:`LAYOUT`) -> 1x1 conv -> head."""
     check_width("alpha", alpha)
     alpha = float(alpha)
-    return MobileNetV2Spec(
+    stages = tuple(
+        Stage(repeats, make_divisible(int(filters * alpha)), stride, kind="inverted_residual",
+              options=B.InvertedResidualOptions(expansion=expansion),
+              name="block_{index}" if row else "expanded_conv")
+        for row, (expansion, filters, repeats, stride) in enumerate(LAYOUT))
+    last = make_divisible(1280 * alpha) if alpha > 1.0 else 1280
+    stages += (Stage(1, last, 1, kind="pointwise_conv",
+                     options=PointwiseConvOptions("relu6", "out_relu"), name="Conv_1"),)
+    return NetworkSpec(
         name=f"mobilenetv2-{_alpha_name(alpha)}",
-        alpha=alpha,
+        stages=stages,
+        stem=Stem("mobilenet", make_divisible(32 * alpha)),
+        style=B.KERAS_MOBILENET_STYLE,
         keras_weights=f"mobilenetv2_{alpha}" if alpha in MOBILENET_V2_ALPHAS else None,
     )
 
@@ -125,7 +92,8 @@ def MobileNetV2(alpha=1.0, *, weights=None, **kwargs):
 
 
 def _from_name(match, **options):
-    return mobilenet_v2_spec(float(match.group(1)), **options)
+    check_options("MobileNetV2", options, ())
+    return mobilenet_v2_spec(float(match.group(1)))
 
 
 register_family(

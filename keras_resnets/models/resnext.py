@@ -13,8 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets._checks import check_choice, check_positive_int
+from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
 from keras_resnets.registry import TuningAxes, register_family
 

@@ -1,8 +1,10 @@
 """Xception (Chollet, 2017): depthwise-separable convolutions with residual connections.
 
 Layer for layer identical to keras.applications ``Xception`` (same layer names where Keras
-names them, same order and weight shapes), so Keras's ImageNet files load. The entry,
-middle and exit flows are rows of :func:`keras_resnets.blocks.xception_block`.
+names them, same order and weight shapes), so Keras's ImageNet files load. The network is
+a table on the staged engine: the ``"xception"`` stem (``block1``), one stage per
+``"xception"`` block of the entry, middle and exit flows (:data:`FLOWS`; stage ``n`` is
+``block{n}``) and a ``"separable_convs"`` stage (``block14``).
 
 Example::
 
@@ -12,56 +14,36 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-
 from keras_resnets import blocks as B
-from keras_resnets import primitives as P
-from keras_resnets.engine import LegacySpec, build_model
+from keras_resnets._checks import check_options
+from keras_resnets.blocks.xception import SeparableConvsOptions
+from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
 from keras_resnets.registry import register_family
 
 FLOWS = (
-    # block name, separable conv widths, stride, leading activation
-    ("block2", (128, 128), 2, False),   # entry flow
-    ("block3", (256, 256), 2, True),
-    ("block4", (728, 728), 2, True),
-    *((f"block{i}", (728, 728, 728), 1, True) for i in range(5, 13)),  # middle flow
-    ("block13", (728, 1024), 2, True),  # exit flow
+    # separable conv widths, stride, leading activation: block2, block3, ...
+    ((128, 128), 2, False),   # entry flow
+    ((256, 256), 2, True),
+    ((728, 728), 2, True),
+    *(((728, 728, 728), 1, True),) * 8,  # middle flow: block5 ... block12
+    ((728, 1024), 2, True),   # exit flow: block13
 )
+EXIT_WIDTHS = (1536, 2048)
 
 
-@dataclasses.dataclass(frozen=True)
-class XceptionSpec(LegacySpec):
-    """Two 3x3 convs -> Xception blocks (``flows``) -> two separable convs -> head."""
-
-    name: str = "xception"
-    flows: tuple = FLOWS
-    exit_widths: tuple = (1536, 2048)
-    style: B.Style = B.KERAS_XCEPTION_STYLE
-    default_input_shape: tuple = (299, 299, 3)
-    default_classes: int = 1000
-    keras_weights: str | None = "xception"
-
-    def features(self, x, *, drop_path_rate=0.0):
-        style = self.style
-        for i, filters in enumerate((32, 64), 1):
-            x = P.Conv(filters, 3, 2 if i == 1 else 1, padding="valid", name=f"block1_conv{i}")(x)
-            x = B.batch_norm(x, name=f"block1_conv{i}_bn", style=style)
-            x = P.Act("relu", name=f"block1_conv{i}_act")(x)
-        levels, stride, total = {}, 2, len(self.flows)
-        for index, (name, widths, block_stride, activate_first) in enumerate(self.flows):
-            if block_stride > 1:
-                levels[stride.bit_length() - 1] = x  # the last map at this resolution
-            stride *= block_stride
-            x = B.xception_block(x, widths, block_stride, name=name, style=style,
-                                 activate_first=activate_first,
-                                 drop_rate=drop_path_rate * index / max(total - 1, 1))
-        final = f"block{len(self.flows) + 2}"
-        for i, width in enumerate(self.exit_widths, 1):
-            x = P.SeparableConv(width, 3, padding="same", name=f"{final}_sepconv{i}")(x)
-            x = B.batch_norm(x, name=f"{final}_sepconv{i}_bn", style=style)
-            x = P.Act("relu", name=f"{final}_sepconv{i}_act")(x)
-        levels[stride.bit_length() - 1] = x
-        return {f"C{level}": y for level, y in levels.items() if level >= 2}, x
+def xception_spec(**options) -> NetworkSpec:
+    """The spec behind :func:`Xception`: two 3x3 convs -> twelve Xception blocks
+    (:data:`FLOWS`) -> two separable convs -> head."""
+    check_options("Xception", options, ())  # a fixed network: no options of its own
+    stages = tuple(Stage(1, widths, stride, kind="xception",
+                         options=B.XceptionOptions(activate_first=activate_first),
+                         name="block{stage}")
+                   for widths, stride, activate_first in FLOWS)
+    stages += (Stage(1, EXIT_WIDTHS, 1, kind="separable_convs",
+                     options=SeparableConvsOptions(), name="block{stage}"),)
+    return NetworkSpec(name="xception", stages=stages, stem=Stem("xception", (32, 64)),
+                       style=B.KERAS_XCEPTION_STYLE, default_input_shape=(299, 299, 3),
+                       keras_weights="xception")
 
 
 def Xception(**kwargs):
@@ -73,11 +55,12 @@ def Xception(**kwargs):
     ``classifier_activation``, ``name``) plus ``drop_path_rate`` (stochastic depth on
     the residual blocks) and ``features_only`` (outputs ``C2``-``C5``).
     """
-    return build_model(XceptionSpec(), **kwargs)
+    return build_model(xception_spec(), **kwargs)
 
 
 register_family(
-    "xception", r"xception", lambda match, **options: XceptionSpec(**options), ["xception"],
+    "xception", r"xception", lambda match, **options: xception_spec(**options),
+    ["xception"],
     "Chollet: Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017 "
     "(arXiv:1610.02357)",
     # ImageNet top-1 error (%), Chollet 2017, Table 1.

@@ -1,0 +1,57 @@
+"""Training recipes of the papers, and runs that write everything down and survive a kill.
+
+* :mod:`~keras_resnets.training.recipes`: the :class:`TrainingRecipe` table (optimizer,
+  schedule, weight decay, batch size, length, augmentation), coupled L2 weight decay
+  and :func:`compile_model`.
+* :mod:`~keras_resnets.training.distribution`: mixed precision and the ``mirrored``
+  (TensorFlow) and ``data_parallel`` (JAX) strategies.
+* :mod:`~keras_resnets.training.rundir`: the run directory (``config.json``,
+  ``history.csv``/``history.json``, ``curves.png``, ``last.keras``, ``best.keras``,
+  ``metrics.json``) and the ``backup/`` that lets a rerun of the same call resume at
+  the last completed epoch.
+* :mod:`~keras_resnets.training.trainer`: :func:`train`, which ties them together.
+
+The training ``loss`` includes the L2 penalty; ``xent`` is the cross-entropy alone.
+
+Example::
+
+    result = train("wrn-16-4", dataset="cifar10", recipe="wrn", run_dir="runs/wrn-16-4")
+    result = train("wrn-10-2", dataset="digits", recipe="fast", epochs=10)
+    get_recipe("wrn").learning_rates(epochs=200, steps_per_epoch=391)
+"""
+
+from keras_resnets.training.distribution import (
+    MULTI_WORKER_NOTE,
+    PRECISIONS,
+    STRATEGIES,
+    check_precision,
+    check_strategy,
+    precision_scope,
+    resolve_jit_compile,
+    strategy_scope,
+)
+from keras_resnets.training.recipes import (
+    DECAYED_KERNELS,
+    RECIPES,
+    SCHEDULES,
+    TrainingRecipe,
+    apply_weight_decay,
+    compile_model,
+    get_recipe,
+    list_recipes,
+)
+from keras_resnets.training.rundir import (
+    RunRecorder,
+    environment_record,
+    history_csv,
+    plot_curves,
+)
+from keras_resnets.training.trainer import TrainResult, train
+
+__all__ = [
+    "DECAYED_KERNELS", "MULTI_WORKER_NOTE", "PRECISIONS", "RECIPES", "SCHEDULES", "STRATEGIES",
+    "RunRecorder", "TrainResult", "TrainingRecipe", "apply_weight_decay", "check_precision",
+    "check_strategy", "compile_model", "environment_record", "get_recipe", "history_csv",
+    "list_recipes", "plot_curves", "precision_scope", "resolve_jit_compile", "strategy_scope",
+    "train",
+]

@@ -1,0 +1,88 @@
+"""Budgeted Keras Tuner search over depth and width: at a fixed number of parameters,
+is a thin deep network or a wide shallow one better on my data?
+
+The search space holds only the configurations whose parameter count (the analytic
+counter, exact, trainable parameters as the papers report them) lies in
+``[(1 - tolerance) * budget, budget]``: no trial builds a model over budget, none is
+wasted, and every Keras Tuner oracle samples only feasible points, because the space is
+a single ``Choice("config", [...])`` over the feasible configurations' canonical model
+names (``"wrn-16-4"``, ``"resnet56-w2"``, ``"resnext29-8x16d"``, ``"densenet-bc-100-12"``).
+
+The modules:
+
+* :mod:`~keras_resnets.tuning.space`: budgets and the feasible set (pure counting; no
+  Keras Tuner, so ``feasible_configs`` works without it), with the monotone searches of
+  :mod:`~keras_resnets.tuning.solver`.
+* :mod:`~keras_resnets.tuning.hypermodel`: :class:`BudgetedHyperModel`.
+* :mod:`~keras_resnets.tuning.tuner`: the oracles, :class:`BudgetedTuner`,
+  :func:`make_tuner` and the chief/worker settings.
+* :mod:`~keras_resnets.tuning.results`: the results table, Pareto front, figure and
+  best model.
+* :mod:`~keras_resnets.tuning.run`: :func:`run_search`, the whole search in one call.
+
+Names from the last four load Keras Tuner when first used.
+
+Example::
+
+    feasible_configs("wrn", "1.5M")                       # list of Config, no model built
+    result = run_search("wrn", "1.5M", dataset="digits", oracle="bayesian",
+                        max_trials=20, epochs=15, directory="runs/tune")
+    print(result.csv)                                      # one row per trial
+
+    # or with your own data and the Keras Tuner objects
+    hypermodel = BudgetedHyperModel("wrn", 1_500_000, mode="iso")
+    tuner = make_tuner(hypermodel, "hyperband", directory="runs/tune-iso", epochs=9)
+    tuner.search(train_ds, validation_data=val_ds, epochs=9)
+    results_table(tuner)                                   # CSV + figure beside it
+    save_best_model(tuner)                                 # best_model.keras
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from keras_resnets.tuning.space import (
+    FAMILIES,
+    MODES,
+    Config,
+    SearchSpace,
+    feasible_configs,
+    parse_budget,
+    search_space,
+)
+
+if TYPE_CHECKING:
+    from keras_resnets.tuning.hypermodel import BudgetedHyperModel, compile_for_recipe
+    from keras_resnets.tuning.results import (
+        RESULT_COLUMNS,
+        format_results,
+        pareto_front,
+        plot_results,
+        results_table,
+        save_best_model,
+        trial_results,
+    )
+    from keras_resnets.tuning.run import SearchResult, run_search
+    from keras_resnets.tuning.tuner import ORACLES, BudgetedTuner, make_tuner
+
+_MODULE_OF = {
+    "BudgetedHyperModel": "hypermodel", "compile_for_recipe": "hypermodel",
+    "ORACLES": "tuner", "BudgetedTuner": "tuner", "make_tuner": "tuner",
+    "RESULT_COLUMNS": "results", "trial_results": "results", "results_table": "results",
+    "format_results": "results", "plot_results": "results", "pareto_front": "results",
+    "save_best_model": "results", "SearchResult": "run", "run_search": "run",
+}
+
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'keras_resnets.tuning' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"keras_resnets.tuning.{_MODULE_OF[name]}"), name)
+
+
+__all__ = ["FAMILIES", "MODES", "ORACLES", "Config", "SearchSpace", "BudgetedHyperModel",
+           "BudgetedTuner", "SearchResult", "parse_budget", "search_space", "feasible_configs",
+           "make_tuner", "run_search", "trial_results", "results_table", "format_results",
+           "plot_results", "pareto_front", "save_best_model", "compile_for_recipe",
+           "RESULT_COLUMNS"]

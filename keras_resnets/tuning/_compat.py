@@ -1,0 +1,64 @@
+"""The only place that touches Keras Tuner's private API, for the versions it was read from.
+
+Two things Keras Tuner offers no public hook for:
+
+* **State files written atomically.** ``Oracle.save`` and ``Oracle._save_trial``
+  write ``oracle.json`` and ``trial_*/trial.json`` in place; a search killed while
+  writing one (SIGKILL, a pre-empted machine) cannot be resumed. Here they are written
+  to a temporary file and renamed.
+* **New configurations drawn among the untried ones.** ``Oracle._random_values``
+  draws at random and gives up after 20 collisions with tried values, which can end a
+  search (Hyperband's new brackets) while untried configurations remain.
+
+Every other behaviour of the budgeted tuner uses public methods (``populate_space``,
+``create_trial``, ``run_trial``, the ``on_*`` hooks).
+
+Example::
+
+    class Oracle(OracleInternals, keras_tuner.oracles.HyperbandOracle):
+        def draw_untried(self): ...
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import keras_tuner
+
+from keras_resnets import _io
+
+SUPPORTED = ((1, 4, 7), (1, 5, 0))  # [lowest, first unsupported)
+SUPPORTED_TEXT = "keras-tuner>=1.4.7,<1.5"
+
+
+def check_version(version: str) -> None:
+    """Refuse a Keras Tuner whose private methods were not read for this module.
+
+    Example: ``check_version("1.4.8")`` passes; ``check_version("1.5.0")`` raises.
+    """
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    found = tuple(int(v) for v in match.groups()) if match else None
+    if found is None or not SUPPORTED[0] <= found < SUPPORTED[1]:
+        raise ImportError(f"keras_resnets.tuning needs {SUPPORTED_TEXT} (it overrides "
+                          f"Oracle._save_trial and Oracle._random_values, private methods "
+                          f"of those versions); found keras-tuner {version}. Install a "
+                          f"supported one: pip install '{SUPPORTED_TEXT}'")
+
+
+check_version(keras_tuner.__version__)
+
+
+class OracleInternals:
+    """Atomic state files and untried draws for an oracle that defines ``draw_untried()``
+    (the values of one new configuration, or None when all were tried)."""
+
+    def save(self):
+        _io.write_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        _io.write_json(path, trial.get_state())
+
+    def _random_values(self):
+        return self.draw_untried()

@@ -1,0 +1,138 @@
+"""One call for a whole search (what ``keras-resnets tune`` runs): validate, load the
+data, search, then write the results table, figure and best model.
+
+Example::
+
+    result = run_search("wrn", "1.5M", dataset="digits", oracle="bayesian",
+                        max_trials=20, epochs=15, directory="runs/tune")
+    print(result.csv)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+
+import keras
+
+from keras_resnets import data as data_lib
+from keras_resnets import training
+from keras_resnets._checks import check_int
+from keras_resnets.tuning.hypermodel import BudgetedHyperModel
+from keras_resnets.tuning.results import (
+    RESULTS_FILE,
+    format_results,
+    results_table,
+    save_best_model,
+    trial_results,
+)
+from keras_resnets.tuning.tuner import (
+    BudgetedTuner,
+    check_oracle,
+    distribution_env,
+    environment,
+    make_tuner,
+)
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What :func:`run_search` returns (the chief or a single-machine search fills all;
+    a worker only ``tuner``)."""
+
+    tuner: BudgetedTuner
+    rows: list
+    csv: str | None = None
+    csv_path: str | None = None
+    figure_path: str | None = None
+    best_model_path: str | None = None
+
+
+def _take(ds, samples, batch_size):
+    return ds if samples is None else ds.take(max(1, math.ceil(samples / batch_size)))
+
+
+def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=10, epochs=10,
+               directory="runs/tune", tolerance=0.1, mode="grid", depths=None, widths=None,
+               cardinalities=None, recipe=None, batch_size=None, objective="val_accuracy",
+               seed=None, overwrite=False, train_split=None, val_split=None,
+               train_samples=None, val_samples=None, factor=3, num_initial_points=None,
+               spec_options=None, jit_compile="auto", run_eagerly=False, role=None, tuner_id=None,
+               oracle_ip=None, oracle_port=None, verbose=1, save_best=True) -> SearchResult:
+    """Validate everything, search, then write the results table, figure and best model.
+
+    The trials train on ``load_dataset(dataset, train_split)`` and are scored on
+    ``val_split`` (default: the dataset's held-out split, e.g. digits' fixed ``test``),
+    with the training ``recipe`` for ``epochs`` epochs. ``train_samples`` and
+    ``val_samples`` cap the data (quick runs). ``role="chief"``/``"worker"`` with
+    ``oracle_ip``/``oracle_port`` (and a worker's ``tuner_id``) run Keras Tuner's
+    distributed mode: the chief serves the oracle and writes the results; workers train.
+    Every argument is checked before the first trial starts.
+
+    Example: ``run_search("wrn", "200k", tolerance=0.9, depths=(10, 16), widths=(1,),
+    oracle="grid", max_trials=2, epochs=1, recipe="fast", directory="runs/tiny")``.
+    """
+    check_oracle(oracle)
+    epochs = check_int("epochs", epochs, 1, "1, 15")
+    check_int("max_trials", max_trials, 1, "3, 20")
+    train_samples = check_int("train_samples", train_samples, 1, "256", allow_none=True)
+    val_samples = check_int("val_samples", val_samples, 1, "128", allow_none=True)
+    env = distribution_env(role, tuner_id, oracle_ip, oracle_port)
+    info = data_lib.dataset_info(dataset)
+    train_split = train_split or info.train_split
+    val_split = val_split or info.test_split
+    hypermodel = BudgetedHyperModel(
+        family, budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
+        cardinalities=cardinalities, input_shape=info.input_shape, classes=info.num_classes,
+        recipe=recipe, spec_options=spec_options, jit_compile=jit_compile,
+        run_eagerly=run_eagerly)
+    recipe = training.get_recipe(hypermodel.recipe)
+    batch_size = check_int("batch_size", batch_size or recipe.batch_size, 1, "64, 128")
+    extra = {"dataset": info.name, "train_split": train_split, "val_split": val_split,
+             "epochs": epochs, "batch_size": batch_size, "train_samples": train_samples,
+             "val_samples": val_samples}
+    with environment(env):
+        tuner = make_tuner(hypermodel, oracle, directory=directory, max_trials=max_trials,
+                           epochs=epochs, objective=objective, seed=seed, overwrite=overwrite,
+                           factor=factor, num_initial_points=num_initial_points,
+                           extra_definition=extra, verbose=verbose)
+        space = hypermodel.space
+        if verbose:
+            print(f"[tune] {space.family} at {space.budget:,} parameters (tolerance "
+                  f"{space.tolerance:g}, {space.mode} mode): {len(hypermodel.configs)} "
+                  f"feasible configurations; oracle {oracle}; directory {tuner.project_dir}",
+                  flush=True)
+        if role == "chief":
+            tuner.search(verbose=0)
+        else:
+            if seed is not None:
+                keras.utils.set_random_seed(seed)
+            smoothing = recipe.label_smoothing
+            train = data_lib.load_dataset(
+                info.name, train_split, batch_size, augment=recipe.augment,
+                pad_mode=recipe.pad_mode, cutout=recipe.cutout, label_smoothing=smoothing,
+                seed=seed)
+            val = data_lib.load_dataset(info.name, val_split, batch_size, augment=False,
+                                        shuffle=False, one_hot=bool(smoothing))
+            tuner.search(_take(train, train_samples, batch_size),
+                         validation_data=_take(val, val_samples, batch_size), epochs=epochs,
+                         verbose=2 if verbose else 0)
+        if role == "worker":
+            return SearchResult(tuner, [])
+        rows = trial_results(tuner)
+        text = results_table(tuner)
+        csv_path = os.path.join(tuner.project_dir, RESULTS_FILE)
+        figure_path = os.path.splitext(csv_path)[0] + ".png"
+        best = None
+        if save_best:
+            try:
+                best = save_best_model(tuner)
+            except (OSError, ValueError) as error:  # e.g. checkpoints on unshared disks
+                print(f"[tune] warning: best model not saved: {error}", file=sys.stderr)
+        if verbose:
+            print(format_results(rows, space.family), flush=True)
+            print(f"[tune] results: {csv_path}; figure: {figure_path}"
+                  + (f"; best model: {best}" if best else ""), flush=True)
+        return SearchResult(tuner, rows, text, csv_path, figure_path, best)

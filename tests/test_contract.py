@@ -1,0 +1,129 @@
+"""The contract every registered model keeps (in the spirit of keras-hub's backbone tests).
+
+For each name of ``list_models()``, at a small input: it builds; the analytic counts equal
+the built model's; it saves and reloads bit-identically; ``model(x)`` is inference, as
+``model(x, training=False)``; its feature outputs are those
+``feature_info`` describes; it honours ``drop_path_rate`` exactly when it has residual
+branches and refuses it otherwise; it runs under mixed precision with a float32 head;
+and it converts to a builtins-only TFLite file that agrees with Keras.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnets as kr
+from keras_resnets import engine
+
+HEAVY = {"resnet1202", "preact-resnet1001", "resnet200", "resnet200v2", "resnet152",
+         "resnet152v2", "resnext101-32x8d", "resnext101-32x4d", "wide-resnet101-2",
+         "deeplabv3-resnet101", "densenet264", "resnext29-16x64d"}
+"""Names whose build or conversion takes tens of seconds: CI still runs them."""
+
+
+def contract_names():
+    return [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
+            for n in kr.list_models()]
+
+
+def small_shape(name):
+    """The smallest usual input for a quick build: 32x32 CIFAR nets stay as they are."""
+    spec = kr.get_spec(name)
+    height = spec.default_input_shape[0]
+    if height <= 32:
+        return spec.default_input_shape
+    side = max(64, spec.reduction * 2, 80 if name in ("xception", "inceptionv3") else 0)
+    return (side, side, 3)
+
+
+def trainable_count(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def set_batch_statistics(model, seed=1):
+    """Moving means and variances away from 0 and 1 in every BatchNorm layer."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.moving_mean.shape
+            layer.moving_mean.assign(rng.normal(0, 0.1, channels).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, channels).astype("float32"))
+
+
+def inputs(shape, seed=0, batch=2):
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, *shape)).astype("float32")
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("name", contract_names())
+def test_builds_counts_round_trips_and_features(name, tmp_path):
+    shape = small_shape(name)
+    model = kr.create_model(name, input_shape=shape, classes=7)
+    counted = kr.count_params(name, input_shape=shape, classes=7)
+    assert (trainable_count(model), model.count_params()) == (counted.trainable, counted.total)
+    assert model.output_shape[-1] == 7
+
+    x = inputs(shape)
+    y = model.predict_on_batch(x)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    reloaded = kr.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(reloaded.predict_on_batch(x), y)
+
+    # A plain call is inference, as in every Keras model: with BatchNorm statistics away
+    # from their defaults, a layer that ran in training mode could not hide.
+    set_batch_statistics(model)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x, training=False)))
+
+    info = engine.feature_info(kr.get_spec(name), shape)
+    features = kr.create_model(name, input_shape=shape, features_only=True)
+    assert sorted(features.output) == sorted(f["name"] for f in info)
+    for f in info:
+        out = features.output[f["name"]]
+        assert out.shape[-1] == f["channels"]
+        assert out.shape[1] == -(-shape[0] // f["reduction"]) or name.startswith("deeplab") \
+            or name in ("xception", "inceptionv3")  # valid-padded stems shrink a little more
+    reductions = [f["reduction"] for f in info]
+    assert reductions == sorted(reductions) and len(set(reductions)) == len(reductions)
+
+
+@pytest.mark.parametrize("name", contract_names())
+def test_drop_path_honoured_or_refused(name):
+    spec = kr.get_spec(name)
+    droppable = any(engine.block_kind(s.kind or spec.block).drop_path for s in spec.stages)
+    shape = small_shape(name)
+    if not droppable:
+        with pytest.raises(ValueError, match="drop_path_rate must be 0"):
+            kr.create_model(name, input_shape=shape, drop_path_rate=0.1)
+        with pytest.raises(ValueError, match="drop_path_rate must be 0"):
+            kr.count_params(name, input_shape=shape, drop_path_rate=0.1)
+        return
+    model = kr.create_model(name, input_shape=shape, drop_path_rate=0.2)
+    rates = [layer.rate for layer in model.layers if isinstance(layer, kr.layers.StochasticDepth)]
+    # rising linearly to 0.2 over the residual blocks (MobileNetV2's last block, which
+    # has no residual sum, takes the top rate without a layer to apply it)
+    assert rates == sorted(rates) and 0 < min(rates) and max(rates) <= 0.2 + 1e-9
+
+
+@pytest.mark.parametrize("name", contract_names())
+def test_mixed_precision_float32_head(name):
+    shape = small_shape(name)
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = kr.create_model(name, input_shape=shape, classes=7)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert model.get_layer("predictions").dtype_policy.compute_dtype == "float32"
+    y = model.predict_on_batch(inputs(shape))
+    assert y.dtype == np.float32 and y.shape[-1] == 7
+
+
+@pytest.mark.parametrize("name", contract_names())
+def test_converts_to_builtin_tflite(name, tmp_path):
+    from keras_resnets.export import export_tflite
+
+    shape = small_shape(name)
+    model = kr.create_model(name, input_shape=shape, classes=7)
+    report = export_tflite(model, tmp_path / f"{name}.tflite", verify_samples=inputs(shape))
+    # softmax outputs: export_tflite itself refuses a file off by more than 1e-4
+    assert report.samples == 2 and report.max_abs_error <= 1e-4
