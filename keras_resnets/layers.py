@@ -74,3 +74,28 @@ class ChannelPadShortcut(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "out_channels": self.out_channels, "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class BilinearResize(keras.layers.Layer):
+    """Resizes feature maps to a fixed ``size`` (height, width) by bilinear interpolation.
+
+    Unlike ``keras.layers.Resizing`` (an image-preprocessing layer whose ``call`` defaults
+    to ``training=True``, which a functional model called without ``training`` passes on
+    to every later layer, switching their BatchNorm to batch statistics), it takes no
+    ``training`` argument, so ``model(x)`` is inference as in every other Keras model.
+    """
+
+    def __init__(self, size, interpolation="bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.size = tuple(int(s) for s in size)
+        self.interpolation = interpolation
+
+    def call(self, inputs):
+        return ops.image.resize(inputs, self.size, interpolation=self.interpolation)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.size, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "interpolation": self.interpolation}

@@ -348,14 +348,15 @@ class ZeroPad(Recipe):
 
 
 class Resize(Recipe):
-    """Bilinear resize to a fixed ``size`` (``keras.layers.Resizing``)."""
+    """Bilinear resize to a fixed ``size`` (:class:`keras_resnets.layers.BilinearResize`)."""
 
     def __init__(self, size, *, interpolation="bilinear", name=None):
         super().__init__(name)
         self.size, self.interpolation = tuple(size), interpolation
 
     def make(self):
-        return keras.layers.Resizing(*self.size, interpolation=self.interpolation, name=self.name)
+        return custom_layers.BilinearResize(self.size, interpolation=self.interpolation,
+                                            name=self.name)
 
     def output_shape(self, shape):
         return self.size + (shape[-1],)

@@ -28,19 +28,22 @@ def images():
 
 # --- the backbone's output stride -------------------------------------------------------------
 
-def stages(spec):
-    return [(s.stride, s.dilation) for s in spec.stages]
+def dilations(model, prefix):
+    return [layer.dilation_rate[0] for layer in model.layers
+            if layer.name.startswith(prefix) and layer.name.endswith("_2_conv")]
 
 
 def test_with_output_stride_replaces_strides_by_dilation():
     resnet50 = resnet_spec(50)
-    assert resnet50.stem_stride() == 4
-    assert stages(resnet50.with_output_stride(32)) == [(1, 1), (2, 1), (2, 1), (2, 1)]
-    assert stages(resnet50.with_output_stride(16)) == [(1, 1), (2, 1), (2, 1), (1, 2)]
-    assert stages(resnet50.with_output_stride(8)) == [(1, 1), (2, 1), (1, 2), (1, 4)]
-    # ResNet v2 (stride at the end of stages 2-4, none in stage 5): stage 5 stays dilated
-    v2 = resnet_spec(50, version=2)
-    assert stages(v2.with_output_stride(16)) == [(2, 1), (2, 1), (1, 2), (1, 2)]
+    assert (resnet50.stem_reduction, resnet50.reduction) == (4, 32)
+    assert resnet50.with_output_stride(16).output_stride == 16
+    # ResNet v2 (keras layout: stride in the last block of stages 2-4): at output stride 16
+    # the last block of stage 4 gives up its stride, so it and stage 5 dilate by 2
+    v2 = engine.build_model(resnet_spec(50, version=2).with_output_stride(16),
+                            input_shape=(SIZE, SIZE, 3))
+    assert dilations(v2, "conv4_") == [1, 1, 1, 1, 1, 2]
+    assert dilations(v2, "conv5_") == [2, 2, 2]
+    assert v2.get_layer("conv5_block3_out").output.shape[1] == SIZE // 16
     with pytest.raises(ValueError, match="out of reach"):
         resnet_spec(20, stem="cifar").with_output_stride(16)
 
@@ -156,10 +159,10 @@ def test_mixed_precision_scores_are_float32():
     ({"output_stride": "16"}, r"output_stride must be one of"),
     ({"input_shape": (SIZE, 60, 3)}, r"multiples of output_stride=16; got 64x60"),
     ({"input_shape": (None, None, 3)}, r"known input size"),
-    ({"backbone": "xception"}, r"backbone must be a residual network.*'xception'"),
+    ({"backbone": "densenet121"}, r"'densenet121' cannot trade strides for dilation"),
     ({"backbone": "resnet20"}, r"output_stride=16 does not fit the backbone"),
     ({"backbone": "resnet5O"}, r"unknown model name"),
-    ({"backbone": 50}, r"backbone must be a residual model name"),
+    ({"backbone": 50}, r"backbone must be a model name"),
     ({"weights": "imagenet"}, r"no published ImageNet weights"),
     ({"atrous_rates": (6, 0)}, r"atrous_rates must be positive integers"),
     ({"aspp_dropout": 1.0}, r"aspp_dropout must be in \[0, 1\)"),
@@ -167,3 +170,25 @@ def test_mixed_precision_scores_are_float32():
 def test_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         keras_resnets.DeepLabV3(**{"input_shape": (SIZE, SIZE, 3), **kwargs})
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("backbone, output_stride, size", [
+    ("resnet18", 8, SIZE), ("resnet18", 16, SIZE), ("resnet18", 32, SIZE),
+    ("mobilenetv2-0.35", 8, SIZE), ("mobilenetv2-0.35", 16, SIZE), ("xception", 16, 96),
+])
+def test_plain_call_is_inference(backbone, output_stride, size):
+    """``model(x)`` runs in inference mode, as ``model(x, training=False)`` and ``predict``
+    (Keras's ``Resizing`` defaults to ``training=True`` and passed that on to the head)."""
+    model = keras_resnets.DeepLabV3(backbone, classes=5, output_stride=output_stride,
+                                    input_shape=(size, size, 3))
+    rng = np.random.default_rng(2)
+    for layer in model.layers:  # statistics away from their defaults: nothing can hide
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.moving_mean.shape
+            layer.moving_mean.assign(rng.normal(0, 0.1, shape).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape).astype("float32"))
+    x = rng.normal(size=(2, size, size, 3)).astype("float32")
+    inference = np.asarray(model(x, training=False))
+    np.testing.assert_array_equal(np.asarray(model(x)), inference)
+    np.testing.assert_allclose(predict(model, x), inference, atol=1e-4)  # compiled round-off
