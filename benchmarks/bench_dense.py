@@ -1,15 +1,16 @@
 """Dense-family benchmarks on the CPU (not tests).
 
 1. Inference throughput of DenseNet121/169/201 against keras.applications, in one run:
-   the two models of a pair are timed in alternation (same process, same inputs, same
-   ``predict_on_batch`` path) and the ratio ours / keras is reported (goal: >= 1.0).
+   the two models of a pair (same weights) are timed ABBA-interleaved by the harness
+   (same process, inputs, warm-up and ``predict_on_batch`` path); the ratio keras / ours
+   is reported with its 95% bootstrap interval (parity when it holds 1.0).
 2. Training-step time and peak memory of DenseNet-BC-100-12 and CliqueNet T=12 k=36 at
    batch 64 on 32x32 inputs. Each model trains in its own subprocess, so its peak resident
    memory (``ru_maxrss``) is its own; "activations" is the growth of that peak over the
    memory held once the model is built and compiled.
 
 Results go to ``benchmarks/results/dense_inference.{md,json}`` and
-``dense_training.{md,json}`` with the machine description (``common.write_results``).
+``dense_training.{md,json}`` with the machine and the load (``harness.write_results``).
 
 Usage::
 
@@ -33,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write_results  # noqa: E402
+from harness import abba, compare, load, ms, ratio_text, write_results  # noqa: E402
 
 INFERENCE_MODELS = ("DenseNet121", "DenseNet169", "DenseNet201")
 TRAINING_MODELS = ("densenet-bc-100-12", "cliquenet-12-36")
@@ -60,30 +61,21 @@ def bench_inference(batch, size, rounds, warmup, models):
 
     x = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype("float32")
     rows = []
-    for name in models:
-        reference = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
-        ours = getattr(kr, name)(input_shape=(size, size, 3))
-        ours.set_weights(reference.get_weights())
-        pair = {"ours": ours, "keras": reference}
-        for model in pair.values():
-            for _ in range(warmup):
-                model.predict_on_batch(x)
-        times = {key: [] for key in pair}
-        for i in range(rounds):
-            order = ("ours", "keras") if i % 2 == 0 else ("keras", "ours")
-            for key in order:
-                start = time.perf_counter()
-                pair[key].predict_on_batch(x)
-                times[key].append(time.perf_counter() - start)
-        median = {key: statistics.median(value) for key, value in times.items()}
+    for i, name in enumerate(models):
+        builders = {"keras": lambda n=name: getattr(keras.applications, n)(
+                        weights=None, input_shape=(size, size, 3)),
+                    "ours": lambda n=name: getattr(kr, n)(input_shape=(size, size, 3))}
+        order = list(builders) if i % 2 == 0 else list(reversed(builders))  # alternate builds
+        pair = {key: builders[key]() for key in order}
+        pair["ours"].set_weights(pair["keras"].get_weights())
+        times = abba({k: (lambda m=m: m.predict_on_batch(x)) for k, m in pair.items()}, rounds,
+                     warmup=warmup)
         rows.append({
-            "model": name,
-            "images/s (ours)": f"{batch / median['ours']:.2f}",
-            "images/s (keras)": f"{batch / median['keras']:.2f}",
-            "throughput ratio": f"{median['keras'] / median['ours']:.3f}",
+            "model": name, "ms (ours)": ms(times["ours"]), "ms (keras)": ms(times["keras"]),
+            "keras / ours [95% CI]": ratio_text(compare(times["keras"], times["ours"])),
         })
         print(rows[-1], flush=True)
-        del ours, reference, pair
+        del pair
         keras.backend.clear_session()
     return rows
 
@@ -160,23 +152,26 @@ def main(argv=None):
         print(json.dumps(train_one(args.train_one, args.batch or 64, args.steps, args.warmup)))
         return
 
+    before = load()
     if args.part in ("all", "inference"):
         batch = args.batch or 8
         rows = bench_inference(batch, args.size, args.rounds, args.warmup,
                                args.models or INFERENCE_MODELS)
         path = write_results(
-            "dense_inference", rows, list(rows[0]),
-            f"DenseNet against keras.applications: batch {batch}, {args.size}x{args.size}, "
-            f"`predict_on_batch`, median of {args.rounds} alternating rounds after "
-            f"{args.warmup} warm-up calls; ratio = keras time / our time (>= 1.0: ours is as "
-            "fast). The models are the same graph, so the ratio is 1.0 up to timing noise.")
+            "dense_inference", rows, list(rows[0]), timed_call="model.predict_on_batch(x)",
+            load_before=before,
+            notes=f"DenseNet against keras.applications: batch {batch}, {args.size}x{args.size}, "
+            f"same weights, median of {args.rounds} ABBA rounds after {args.warmup} warm-up "
+            "calls each; ratio = keras time / our time with its 95% bootstrap interval. The "
+            "models are the same graph, so anything but parity is timing noise.")
         print(path.read_text())
     if args.part in ("all", "training"):
         batch = args.batch or 64
         rows = bench_training(batch, args.steps, args.warmup, args.models or TRAINING_MODELS)
         path = write_results(
-            "dense_training", rows, list(rows[0]),
-            f"`train_on_batch`, batch {batch}, 32x32x3, 10 classes, SGD Nesterov 0.9; median "
+            "dense_training", rows, list(rows[0]), timed_call="model.train_on_batch(x, y)",
+            load_before=before,
+            notes=f"`train_on_batch`, batch {batch}, 32x32x3, 10 classes, SGD Nesterov 0.9; median "
             f"of {args.steps} steps after the traced step and {args.warmup} warm-up steps; each "
             "model in its own process. Peak RSS is the process's peak resident memory "
             "(ru_maxrss); training growth is that peak minus the memory held once the model "

@@ -27,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write_results  # noqa: E402
+from harness import load, write_results  # noqa: E402
 
 from keras_resnets import engine, tuning  # noqa: E402
 
@@ -107,6 +107,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args(argv)
 
+    before = load()
     rows, built = bench_enumeration(args.repeats)
     print(f"{'family':<12} {'mode':<5} {'budget':>7} {'configs':>7} {'median ms':>10} "
           f"{'max ms':>8} {'CPU ms':>7}")
@@ -115,9 +116,9 @@ def main(argv=None):
               f"{r['median_ms']:>10.1f} {r['max_ms']:>8.1f} {r['cpu_ms']:>7.1f}"
               + ("  (nothing feasible: error path)" if r["note"] else ""))
     worst = max(r["median_ms"] for r in rows)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load_now = load()[0]
     print(f"slowest median: {worst:.1f} ms wall, {max(r['cpu_ms'] for r in rows):.1f} ms CPU "
-          f"(goal < {GOAL_MS:.0f} ms; load average {load:.1f} on {os.cpu_count()} CPUs); "
+          f"(goal < {GOAL_MS:.0f} ms; load average {load_now:.1f} on {os.cpu_count()} CPUs); "
           f"models built while enumerating: {built} (goal 0)")
     for r in rows:
         r["median_ms"], r["max_ms"], r["cpu_ms"] = (round(r[k], 1) for k in
@@ -125,10 +126,11 @@ def main(argv=None):
     print(write_results(
         "tuning_enumeration", rows,
         ["family", "mode", "budget", "configs", "median_ms", "max_ms", "cpu_ms"],
-        f"Default grids (`feasible_configs(family, budget, mode=mode)`), median of "
+        timed_call="tuning.feasible_configs(family, budget, mode=mode)", load_before=before,
+        notes=f"Default grids (`feasible_configs(family, budget, mode=mode)`), median of "
         f"{args.repeats} runs from an empty count cache; `configs` = 0 times the error path "
         f"(nothing feasible). Goal: under {GOAL_MS:.0f} ms. Models built: {built}. Load "
-        f"average during the run: {load:.1f}."))
+        f"average during the run: {load_now:.1f}."))
     report = {"searches": []}
 
     if not args.skip_search:
@@ -145,7 +147,9 @@ def main(argv=None):
             "tuning_search", searches,
             ["oracle", "trials", "models_built", "over_budget", "under_band", "failed_trials",
              "seconds"],
-            f"WRN at a 300k budget, tolerance 0.9 (wrn-10-1, wrn-16-1, wrn-22-1), digits "
+            timed_call="tuning.run_search(...) (one budgeted search per oracle)",
+            load_before=before,
+            notes=f"WRN at a 300k budget, tolerance 0.9 (wrn-10-1, wrn-16-1, wrn-22-1), digits "
             f"(256 training, 128 validation images), max_trials {args.max_trials}, "
             f"{args.epochs} epoch(s) (Hyperband: max_epochs 2, factor 2). Every "
             f"`engine.build_model` call is recorded, including the best model's rebuild. "

@@ -6,10 +6,10 @@
    alternately, so changes in the machine's load affect both alike.
 2. Latency of DeepLabV3-ResNet50 (batch 1) at 512x512 for output strides 16 and 8.
 
-Timings are medians of ``--rounds`` calls of the compiled predict step
-(``predict_on_batch``) after one warm-up call; the pairs alternate which model goes
-first (ABBA), and the ratio of the best times is reported too, being less sensitive to
-other processes on a shared machine. Results go to ``results/zoo.{md,json}``.
+Timings come from the harness: medians of ``--rounds`` ABBA-interleaved calls of
+``predict_on_batch`` after two warm-up calls each, builds in alternating order, the
+ratio keras / ours with its 95% bootstrap interval (parity when it holds 1.0). Results
+go to ``results/zoo.{md,json}``.
 
     python benchmarks/bench_zoo.py                        # everything, default sizes
     python benchmarks/bench_zoo.py --models MobileNetV2 --batch 4 --rounds 5
@@ -19,31 +19,16 @@ other processes on a shared machine. Results go to ``results/zoo.{md,json}``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import interleaved, write_results  # noqa: E402
+from harness import abba, compare, load, ms, ratio_text, write_results  # noqa: E402
 
 PAIRS = {"MobileNetV2": 224, "Xception": 299, "InceptionV3": 299}  # default input sizes
-
-
-def abba(candidates: dict, rounds: int) -> dict:
-    """Seconds per call of each callable, alternating the order every round:
-    ``{name: (median, best)}``."""
-    times = {name: [] for name in candidates}
-    items = list(candidates.items())
-    for r in range(rounds):
-        for name, fn in items if r % 2 == 0 else reversed(items):
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: (statistics.median(v), min(v)) for name, v in times.items()}
 
 
 def classifier_rows(names, batch, size, rounds):
@@ -52,23 +37,21 @@ def classifier_rows(names, batch, size, rounds):
     import keras_resnets
 
     rows = []
-    for name in names:
+    for i, name in enumerate(names):
         side = size or PAIRS[name]
         shape = (side, side, 3)
-        models = {"ours": getattr(keras_resnets, name)(weights=None, input_shape=shape),
-                  "keras": getattr(keras.applications, name)(weights=None, input_shape=shape)}
+        builders = {"ours": getattr(keras_resnets, name), "keras": getattr(keras.applications, name)}
+        order = list(builders) if i % 2 == 0 else list(reversed(builders))  # alternate builds
+        models = {k: builders[k](weights=None, input_shape=shape) for k in order}
         models["ours"].set_weights(models["keras"].get_weights())
         x = np.random.default_rng(0).uniform(-1, 1, (batch, *shape)).astype("float32")
-        outputs = {k: m.predict_on_batch(x) for k, m in models.items()}  # compiles once
+        outputs = {k: m.predict_on_batch(x) for k, m in models.items()}
         infer = abba({k: (lambda m=m, x=x: m.predict_on_batch(x)) for k, m in models.items()},
-                     rounds)
-        (ours, ours_best), (ref, ref_best) = infer["ours"], infer["keras"]
+                     rounds, warmup=2)
         rows.append({
             "model": name, "input": side, "batch": batch,
-            "images/s (ours)": f"{batch / ours:.1f}",
-            "images/s (keras)": f"{batch / ref:.1f}",
-            "throughput ratio": f"{ref / ours:.2f}",
-            "best-time ratio": f"{ref_best / ours_best:.2f}",
+            "ms (ours)": ms(infer["ours"]), "ms (keras)": ms(infer["keras"]),
+            "keras / ours [95% CI]": ratio_text(compare(infer["keras"], infer["ours"])),
             "max abs diff": f"{np.abs(outputs['ours'] - outputs['keras']).max():.1e}",
         })
         print(rows[-1], flush=True)
@@ -87,12 +70,11 @@ def deeplab_rows(output_strides, size, rounds):
     for output_stride in output_strides:
         model = keras_resnets.DeepLabV3("resnet50", output_stride=output_stride,
                                         input_shape=shape)
-        model.predict_on_batch(x)
-        latency = interleaved({"deeplab": lambda m=model: m.predict_on_batch(x)}, rounds)
+        latency = abba({"deeplab": lambda m=model: m.predict_on_batch(x)}, rounds, warmup=2)
         macs = keras_resnets.count_macs("deeplabv3-resnet50", shape, output_stride=output_stride)
         rows.append({"model": "DeepLabV3-ResNet50", "input": size,
                      "output stride": output_stride,
-                     "latency ms": f"{1000 * latency['deeplab']:.0f}",
+                     "latency ms": ms(latency["deeplab"]),
                      "GMACs": f"{macs / 1e9:.1f}"})
         print(rows[-1], flush=True)
         keras.backend.clear_session()
@@ -113,18 +95,19 @@ def main(argv=None):
     parser.add_argument("--name", default="zoo", help="results file name (results/<name>.md)")
     args = parser.parse_args(argv)
 
+    before = load()
     rows = [] if args.skip_classifiers else classifier_rows(args.models, args.batch, args.size,
                                                             args.rounds)
     deeplab = [] if args.skip_deeplab else deeplab_rows(args.output_strides, args.deeplab_size,
                                                         args.rounds)
-    columns = ["model", "input", "batch", "images/s (ours)", "images/s (keras)",
-               "throughput ratio", "best-time ratio", "max abs diff", "output stride",
-               "latency ms", "GMACs"]
-    notes = ("Throughput ratio = Keras median time / ours (>= 1.0: ours is as fast); best-time "
-             "ratio = the same with the fastest call of each. Both models share weights and "
-             "have identical layer configurations, so ratios away from 1.0 measure the load of "
-             "the machine. DeepLabV3 latency: batch 1, median of the rounds.")
-    print(write_results(args.name, rows + deeplab, columns, notes).read_text())
+    columns = ["model", "input", "batch", "ms (ours)", "ms (keras)", "keras / ours [95% CI]",
+               "max abs diff", "output stride", "latency ms", "GMACs"]
+    notes = (f"Median of {args.rounds} ABBA rounds after 2 warm-up calls each. Ratio = keras "
+             "time / our time with its 95% bootstrap interval; both models share weights and "
+             "have identical layer configurations, so anything but parity is timing noise. "
+             "DeepLabV3 latency: batch 1.")
+    print(write_results(args.name, rows + deeplab, columns, timed_call="model.predict_on_batch(x)",
+                        load_before=before, notes=notes).read_text())
 
 
 if __name__ == "__main__":

@@ -72,15 +72,97 @@ def check_bool(argument, value):
     return value
 
 
+class UnknownOptionError(ValueError, TypeError):
+    """An option a model does not take: a ``ValueError`` listing the valid ones, and a
+    ``TypeError`` too, as Python's own "unexpected keyword argument" is."""
+
+
 def check_options(model, options, allowed):
-    """A ValueError (not a TypeError) for options that ``model`` does not take."""
+    """An :class:`UnknownOptionError` for options that ``model`` does not take."""
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         valid = ", ".join(sorted(allowed)) or "none"
-        raise ValueError(f"{model} does not take {', '.join(unknown)}; its own options are "
-                         f"{valid}, besides the keras.applications arguments")
+        raise UnknownOptionError(f"{model} does not take {', '.join(unknown)}; its own options "
+                                 f"are {valid}, besides the keras.applications arguments")
 
 
 def scaled(channels, width):
     """``channels * width`` rounded, at least 1."""
     return max(1, int(round(channels * width)))
+
+
+def check_keywords(model, options, function, skip=()):
+    """:func:`check_options` against the keyword parameters of ``function`` (a spec
+    function such as ``resnet_spec``), less ``skip``: the valid options are listed from
+    the code that takes them, so they cannot drift."""
+    import inspect
+
+    allowed = [p.name for p in inspect.signature(function).parameters.values()
+               if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in skip]
+    check_options(model, options, allowed)
+
+
+def check_input_shape(value):
+    """``(height, width, channels)``: sizes ``None`` (any) or integers >= 1, channels known."""
+    ok = isinstance(value, (tuple, list)) and len(value) == 3 and all(
+        size is None or (is_int(size) and size >= 1) for size in value) and value[2] is not None
+    if not ok:
+        raise ValueError(f"input_shape must be (height, width, channels) with positive integer "
+                         f"sizes (None for any height or width) and known channels, e.g. "
+                         f"(32, 32, 3) or (None, None, 3); got {value!r}")
+    return tuple(int(size) if size is not None else None for size in value)
+
+
+def check_input_tensor(input_tensor, input_shape=None):
+    """The ``(height, width, channels)`` of a Keras image tensor, which must agree with
+    ``input_shape`` (checked already) wherever both are known."""
+    import keras
+
+    if not keras.backend.is_keras_tensor(input_tensor) or len(input_tensor.shape) != 4:
+        raise ValueError(f"input_tensor must be a Keras tensor of images, e.g. "
+                         f"keras.Input((32, 32, 3)); got {input_tensor!r}")
+    tensor_shape = check_input_shape(tuple(input_tensor.shape[1:]))
+    if input_shape is not None and any(a is not None and b is not None and a != b
+                                       for a, b in zip(input_shape, tensor_shape)):
+        raise ValueError(f"input_tensor has shape {tensor_shape}, which disagrees with "
+                         f"input_shape {input_shape}; pass one of them, or shapes that agree")
+    return tensor_shape
+
+
+def check_name(argument, value, example):
+    """A non-empty string (a model or layer name)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{argument} must be a non-empty string, e.g. {example}; "
+                         f"got {value!r}")
+    return value
+
+
+def check_activation(argument, value):
+    """``None``, a callable or the name of a Keras activation (``"softmax"``, ``"sigmoid"``)."""
+    import keras
+
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str):
+        try:
+            keras.activations.get(value)
+            return value
+        except ValueError:
+            pass
+    raise ValueError(f"{argument} must be None (logits), a Keras activation name such as "
+                     f"'softmax' or 'sigmoid', or a callable; got {value!r}")
+
+
+def check_channels_last():
+    """Refuse ``keras.config.image_data_format() == "channels_first"``: the package's
+    models, layer recipes and weight files are channels-last."""
+    import keras
+
+    data_format = keras.config.image_data_format()
+    if data_format != "channels_last":
+        raise ValueError(
+            f"keras_resnets builds channels_last models only, but "
+            f"keras.config.image_data_format() is {data_format!r}. Call "
+            "keras.config.set_image_data_format('channels_last') (or set "
+            "\"image_data_format\": \"channels_last\" in ~/.keras/keras.json) and feed "
+            "(batch, height, width, channels) images, e.g. keras.ops.transpose(x, (0, 2, 3, 1))")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 TEMP_PREFIX = "."
@@ -86,13 +87,86 @@ def read_json(path, default=None, *, remedy="delete it to start over"):
 
 
 def remove_stale_temporaries(directory, base) -> list[str]:
-    """Remove the temporary files that a killed write of ``directory/base`` left behind."""
+    """Remove the temporary files and folders (``.BASE.partial-*``) that a killed write of
+    ``directory/base`` left behind; returns their names."""
     removed = []
     prefix = f"{TEMP_PREFIX}{base}{TEMP_MARK}"
     with contextlib.suppress(FileNotFoundError):
         for entry in os.listdir(directory):
+            path = os.path.join(directory, entry)
             if entry.startswith(prefix):
                 with contextlib.suppress(OSError):
-                    os.remove(os.path.join(directory, entry))
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path)
+                    else:
+                        os.remove(path)
                     removed.append(entry)
     return removed
+
+
+LOCK_FILE = ".lock"
+
+
+def remove_contents(directory) -> None:
+    """Empty ``directory`` but for its :class:`DirectoryLock` file (``--overwrite``)."""
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if name == LOCK_FILE:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+class DirectoryLock:
+    """An exclusive OS lock (``fcntl.flock``) on ``directory/.lock`` that names its holder.
+
+    The kernel releases it when the holder exits, however it exits, so a killed run never
+    leaves a stale lock. A second holder, in this process or another, is refused with a
+    ``ValueError`` naming the holder's PID.
+
+    Example::
+
+        with DirectoryLock("runs/r1", "run_dir"):
+            ...   # the only process writing runs/r1
+    """
+
+    def __init__(self, directory, argument="directory"):
+        self.directory, self.argument = os.fspath(directory), argument
+        self.path = os.path.join(self.directory, LOCK_FILE)
+        self._fd = None
+
+    def acquire(self):
+        import fcntl  # POSIX only: imported here so that the module loads everywhere
+
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as error:
+            raise ValueError(f"{self.argument} must be a writable directory (e.g. "
+                             f"'runs/r1'); got {self.directory!r}: "
+                             f"{error.strerror or error}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise ValueError(f"{self.argument} {self.directory!r} is in use by process "
+                             f"{holder} (lock {self.path}); wait for it to finish, stop it "
+                             f"(kill {holder}), or choose another {self.argument}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()

@@ -7,22 +7,32 @@
 ``CategoricalCrossentropy`` loss). ``dataset_info`` tells the number of classes, the
 input shape, the splits and the mean/std the pipeline uses.
 
-``digits`` is scikit-learn's copy of the 1,797 handwritten 8x8 digits of the UCI
-set (no download): upscaled bilinearly to 32x32, replicated to 3 channels and split
-once, stratified with a fixed seed, into ``train`` (1,437 images) and ``test`` (360).
+Every dataset goes through tensorflow-datasets (builder, splits, info, ``as_dataset``).
+``digits`` (:mod:`keras_resnets.datasets.digits`) is scikit-learn's copy of the 1,797
+handwritten digits, upscaled to 32x32x3 and split into ``train`` (1,257 images),
+``validation`` (180) and ``test`` (360); tfds prepares it into ``data_dir`` without a
+network. A dataset that is not prepared and cannot be downloaded raises one
+``ValueError`` line naming it, ``data_dir`` and the offline ``digits``.
+
+Each dataset has three splits (:class:`DatasetInfo`): ``train_split`` to fit,
+``validation_split`` to select (``best.keras``, tuner scores) and ``test_split``,
+evaluated once at the end. Where tfds has no ``validation`` split (CIFAR-10/100, SVHN)
+the last 5,000 training images (at most a tenth) are held back for it.
 
 Example::
 
     train = load_dataset("cifar10", "train", 128)               # pad-crop-flip augmented
     test = load_dataset("cifar10", "test", 256)
     train = load_dataset("digits", "train", 64, cutout=8, label_smoothing=0.1)
-    dataset_info("cifar100").num_classes                         # 100
+    dataset_info("cifar10").validation_split                     # 'train[45000:]'
+    images, labels = load_arrays("digits", "test")               # raw uint8 pixels
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -30,8 +40,7 @@ import tensorflow as tf
 from keras_resnets._checks import check_choice, check_int, check_positive_int, is_number
 
 DIGITS = "digits"
-DIGITS_TEST_SIZE = 360
-DIGITS_SEED = 0
+VALIDATION_HOLDOUT = 5000
 AUGMENTATIONS = ("none", "crop", "crop_flip")
 PAD_MODES = ("constant", "reflect")
 EXAMPLES = "'digits' (offline), 'cifar10', 'cifar100', 'svhn_cropped', 'mnist'"
@@ -59,6 +68,7 @@ class DatasetInfo:
     std: tuple
     splits: dict
     train_split: str = "train"
+    validation_split: str = "validation"
     test_split: str = "test"
     default_augment: str = "crop_flip"
 
@@ -69,38 +79,13 @@ def _check_name(name):
     return name.strip().lower()
 
 
-# --- digits ----------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _digits_arrays():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    small = digits.images.astype("float32")[..., None] / 16.0
-    big = tf.image.resize(small, (32, 32), method="bilinear").numpy()
-    images = np.repeat(np.round(np.clip(big, 0.0, 1.0) * 255.0).astype("uint8"), 3, axis=-1)
-    labels = digits.target.astype("int64")
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=DIGITS_TEST_SIZE, stratify=labels, random_state=DIGITS_SEED)
-    return {"train": (x_train, y_train), "test": (x_test, y_test)}
-
-
-def load_digits_arrays(split="train"):
-    """The ``digits`` split as numpy arrays: uint8 images (N, 32, 32, 3), int64 labels."""
-    arrays = _digits_arrays()
-    if split not in arrays:
-        raise ValueError(f"split for 'digits' must be 'train' (1,437 images) or 'test' (360); "
-                         f"got {split!r}")
-    return arrays[split]
-
-
 # --- tensorflow-datasets ----------------------------------------------------------------
 
 
 def _builder(name, data_dir):
     import tensorflow_datasets as tfds
+
+    import keras_resnets.datasets  # noqa: F401  (registers the "digits" builder)
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
@@ -128,26 +113,42 @@ def _feature_keys(builder):
     return images[0], labels[0]
 
 
-def _tfds_raw(name, split, data_dir, download, shuffle_files=False):
-    import tensorflow_datasets as tfds
-
+def _prepared_builder(name, data_dir, download):
+    """The builder of ``name`` with its data prepared in ``data_dir`` (downloading it if
+    allowed); a dataset that cannot be had raises one line that says what to do."""
     builder = _builder(name, data_dir)
+    _feature_keys(builder)  # refuse other kinds of dataset before downloading them
+    if builder.is_prepared():
+        return builder
+    where = f"{name!r} is not prepared in data_dir {os.fspath(builder.data_dir_root)!r}"
+    remedy = (f"prepare it where there is internet (`tfds build {name} --data_dir DIR`), "
+              f"copy DIR here and pass --data-dir DIR (data_dir=DIR), or use the offline "
+              f"--dataset digits")
+    if not download:
+        raise ValueError(f"dataset {where} and download=False (--no-download): {remedy}")
+    try:
+        builder.download_and_prepare()
+    except Exception as error:  # requests' ConnectionError, tfds' DownloadError, OSError...
+        if _builder(name, data_dir).is_prepared():  # another process prepared it meanwhile
+            return _builder(name, data_dir)
+        reason = (str(error).strip().splitlines() or [""])[0]
+        reason = reason if len(reason) <= 100 else reason[:97] + "..."
+        raise ValueError(f"dataset {where} and could not be downloaded "
+                         f"({type(error).__name__}: {reason}): {remedy}") from None
+    return builder
+
+
+def _tfds_raw(name, split, data_dir, download, shuffle_files=False):
+    builder = _prepared_builder(name, data_dir, download)
     image_key, label_key = _feature_keys(builder)
-    if not download and not builder.is_prepared():
-        raise ValueError(
-            f"download=False, but dataset {name!r} is not prepared in data_dir "
-            f"{builder.data_dir!r}: prepare it on a machine with internet "
-            f"(`tfds build {name} --data_dir DIR`) and copy DIR here, pass data_dir=DIR, "
-            f"or allow download=True")
-    ds = tfds.load(name, split=split, data_dir=data_dir, download=download,
-                   shuffle_files=shuffle_files)
+    ds = builder.as_dataset(split=split, shuffle_files=shuffle_files)
     return ds.map(lambda f: (f[image_key], tf.cast(f[label_key], tf.int64)),
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
 @functools.lru_cache(maxsize=32)
-def _computed_stats(name, data_dir, download):
-    ds = _tfds_raw(name, "train", data_dir, download).take(_STATS_SAMPLE)
+def _computed_stats(name, split, data_dir, download):
+    ds = _tfds_raw(name, split, data_dir, download).take(_STATS_SAMPLE)
     total = count = square = 0.0
     for images, _ in ds.batch(1000):
         pixels = images.numpy().astype("float64").reshape(-1, images.shape[-1]) / 255.0
@@ -159,46 +160,57 @@ def _computed_stats(name, data_dir, download):
     return tuple(round(float(v), 6) for v in mean), tuple(round(float(v), 6) for v in std)
 
 
-def dataset_info(name, *, data_dir=None, download=True) -> DatasetInfo:
-    """Classes, input shape, splits and normalization of ``name``.
+def _default_splits(name, splits):
+    """``(train, validation, test)``: tfds' own validation split, or else the last
+    ``VALIDATION_HOLDOUT`` training images (at most a tenth) held back."""
+    if "train" not in splits or "test" not in splits:
+        raise ValueError(f"dataset {name!r} needs 'train' and 'test' splits for the "
+                         f"pipelines (e.g. 'cifar10'); it has {sorted(splits)}")
+    if "validation" in splits:
+        return "train", "validation", "test"
+    keep = splits["train"] - min(VALIDATION_HOLDOUT, splits["train"] // 10)
+    return f"train[:{keep}]", f"train[{keep}:]", "test"
 
-    Mean and std: published values for CIFAR-10/100 and SVHN, computed exactly for
-    ``digits``, and from up to 10,000 training images for other tfds datasets.
+
+def dataset_info(name, *, data_dir=None, download=True) -> DatasetInfo:
+    """Classes, input shape, splits and normalization of ``name`` (prepared in
+    ``data_dir`` first, downloading it if ``download``).
+
+    Mean and std of the training split (pixels / 255): published values for
+    CIFAR-10/100 and SVHN, else computed from up to 10,000 training images.
 
     Example::
 
-        info = dataset_info("digits")   # 10 classes, (32, 32, 3), splits train 1437 / test 360
+        info = dataset_info("digits")   # 10 classes, (32, 32, 3), train / validation / test
     """
     name = _check_name(name)
-    if name == DIGITS:
-        x_train, _ = load_digits_arrays("train")
-        pixels = x_train.reshape(-1, 3).astype("float64") / 255.0
-        return DatasetInfo(
-            name=DIGITS, num_classes=10, input_shape=(32, 32, 3),
-            mean=tuple(round(float(v), 6) for v in pixels.mean(0)),
-            std=tuple(round(float(v), 6) for v in pixels.std(0)),
-            splits={"train": len(x_train), "test": DIGITS_TEST_SIZE},
-            default_augment="crop")
-    builder = _builder(name, data_dir)
+    builder = _prepared_builder(name, data_dir, download)
     image_key, label_key = _feature_keys(builder)
     shape = tuple(builder.info.features[image_key].shape)
     if None in shape:
         raise ValueError(f"dataset {name!r} has images of varying size {shape}; the pipeline "
                          f"needs a fixed size, e.g. 'cifar10' (32, 32, 3)")
-    mean, std = _KNOWN_STATS.get(name) or _computed_stats(name, data_dir, download)
     splits = {k: v.num_examples for k, v in builder.info.splits.items()}
+    train, validation, test = _default_splits(name, splits)
+    mean, std = _KNOWN_STATS.get(name) or _computed_stats(name, train, data_dir, download)
     return DatasetInfo(
         name=name, num_classes=int(builder.info.features[label_key].num_classes),
         input_shape=shape, mean=tuple(mean), std=tuple(std), splits=splits,
+        train_split=train, validation_split=validation, test_split=test,
         default_augment="crop" if name in _NO_FLIP else "crop_flip")
 
 
 # --- augmentation -------------------------------------------------------------------------
 
 
+def _is_training(split, info):
+    """A split of training images other than the held-back validation slice."""
+    return split.startswith("train") and split != info.validation_split
+
+
 def _resolve_augment(augment, split, info):
     if augment is None:
-        augment = split.startswith("train")
+        augment = _is_training(split, info)
     if augment is True:
         return info.default_augment
     if augment is False:
@@ -263,13 +275,15 @@ def _check_options(pad_mode, cutout_size, label_smoothing):
 def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode="constant",
                  cutout=0, label_smoothing=0.0, one_hot=False, shuffle=None, seed=None,
                  drop_remainder=False, repeat=False, cache=None, data_dir=None,
-                 download=True) -> tf.data.Dataset:
+                 download=True, epoch=None) -> tf.data.Dataset:
     """A batched, prefetched ``tf.data`` pipeline of normalized ``(image, label)`` pairs.
 
     Args:
         name: ``"digits"`` or a tfds image-classification name (``"cifar10"``, ...).
-        split: ``"train"``/``"test"``, or any tfds split string (``"train[:90%]"``).
-        augment: ``None`` augments training splits only; ``True`` uses the dataset's
+        split: a split of :func:`dataset_info` (``info.train_split``,
+            ``info.validation_split``, ``info.test_split``) or any tfds split string
+            (``"train[:90%]"``).
+        augment: ``None`` augments training splits (not the validation slice) only; ``True`` uses the dataset's
             default (``"crop_flip"``: 4-pixel pad, random crop, horizontal flip; digit
             datasets ``"crop"``, no flip); ``False``/``"none"``, ``"crop"``, ``"crop_flip"``.
         pad_mode: ``"constant"`` (zeros after normalization, i.e. the mean colour, as
@@ -281,52 +295,115 @@ def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode=
             a string caches to that file.
         data_dir, download: passed to ``tfds.load``; ``download=False`` reads only what
             ``data_dir`` already holds (machines without internet).
+        epoch: ``None`` reshuffles and redraws the augmentation on every pass. An int, or
+            an int64 ``tf.Variable`` read as each pass starts, makes the order and the
+            augmentation of a pass a function of (``seed``, epoch) only, the same in every
+            process: a resumed run sees the same batches.
     """
     name = _check_name(name)
     batch_size = check_positive_int("batch_size", batch_size, "32, 64, 128")
     _check_options(pad_mode, cutout, label_smoothing)
+    if not isinstance(epoch, tf.Variable):
+        check_int("epoch", epoch, 0, "0, 1, or a tf.Variable", allow_none=True)
     info = dataset_info(name, data_dir=data_dir, download=download)
+    size = num_examples(name, split, data_dir=data_dir, download=download)
     augment = _resolve_augment(augment, split, info)
-    training = split.startswith("train")
-    if name == DIGITS:
-        images, labels = load_digits_arrays(split)
-        ds = tf.data.Dataset.from_tensor_slices((images, labels))
-    else:
-        ds = _tfds_raw(name, split, data_dir, download, shuffle_files=bool(training))
-    size = int(ds.cardinality())
-    if size < 0:
-        size = info.splits.get(split, -1)
+    training = _is_training(split, info)
+    ds = _tfds_raw(name, split, data_dir, download,
+                   shuffle_files=bool(training) and epoch is None)
     if cache is None:
         cache = 0 <= size * int(np.prod(info.input_shape)) <= _AUTO_CACHE_BYTES
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
-    if training if shuffle is None else shuffle:
-        ds = ds.shuffle(min(size, 50_000) if size > 0 else 10_000, seed=seed,
-                        reshuffle_each_iteration=True)
+    buffer = (min(size, 50_000) if size > 0 else 10_000) \
+        if (training if shuffle is None else shuffle) else 0
     one_hot = bool(one_hot or label_smoothing)
     fn = _preprocess(info, augment, pad_mode, int(cutout), one_hot, float(label_smoothing))
-    if augment != "none" or cutout:
-        # Stateless ops with fresh per-example seeds every epoch (stateful ops in a map
-        # repeat the same draws each epoch once a global seed is set).
-        seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(lambda pair, s: fn(*pair, s),
-                                                num_parallel_calls=tf.data.AUTOTUNE)
+    augmented = augment != "none" or bool(cutout)
+    if epoch is not None:
+        ds = _seeded_pass(ds, epoch, seed, buffer, fn, augmented)
     else:
-        ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+        if buffer:
+            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        if augmented:
+            # Stateless ops with fresh per-example seeds every epoch (stateful ops in a map
+            # repeat the same draws each epoch once a global seed is set).
+            seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=True).batch(2)
+            ds = tf.data.Dataset.zip(ds, seeds).map(lambda pair, s: fn(*pair, s),
+                                                    num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if epoch is not None and size >= 0:  # a pass of unknown length would hide its size
+        batches = size // batch_size if drop_remainder else -(-size // batch_size)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     if repeat:
         ds = ds.repeat()
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _permuted(block, seed):
+    order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(block[0])[0]), seed)
+    return tuple(tf.gather(t, order) for t in block)
+
+
+def _seeded_pass(ds, epoch, seed, buffer, fn, augmented):
+    """``ds`` shuffled (``buffer`` > 0) and mapped by ``fn`` with per-example seeds, all
+    drawn from (``seed``, epoch, example index); ``epoch`` is read when a pass starts."""
+    base = tf.constant([0 if seed is None else seed, 0x5EED], tf.int64)
+
+    def one_pass(_):
+        key = tf.random.experimental.stateless_fold_in(base, tf.cast(epoch, tf.int64))
+        part = ds
+        if buffer:  # a uniform permutation of each block of `buffer` examples
+            part = part.batch(buffer).enumerate().map(
+                lambda i, block: _permuted(block, tf.random.experimental.stateless_fold_in(
+                    key, -1 - i))).unbatch()
+        if not augmented:
+            return part.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+        return part.enumerate().map(
+            lambda i, pair: fn(*pair, tf.random.experimental.stateless_fold_in(key, i)),
+            num_parallel_calls=tf.data.AUTOTUNE)
+
+    return tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+
+
+def _split_size(builder, split):
+    try:
+        return int(builder.info.splits[split].num_examples)
+    except (KeyError, ValueError, AssertionError) as error:
+        raise ValueError(f"split must be one of {sorted(builder.info.splits)} of "
+                         f"{builder.name!r} or a slice of one (e.g. 'train[:90%]', "
+                         f"'train[45000:]'); got {split!r} ({error})") from None
+
+
 def num_examples(name, split, *, data_dir=None, download=True) -> int:
-    """Examples in ``split`` (counted by reading it when tfds does not know)."""
+    """Examples in ``split``, a split name or a tfds slice.
+
+    Example: ``num_examples("cifar10", "train[:45000]")`` is 45000.
+    """
+    return _split_size(_prepared_builder(_check_name(name), data_dir, download), split)
+
+
+def load_arrays(name, split="test", *, limit=None, data_dir=None, download=True):
+    """``split`` as numpy arrays: raw uint8 images ``(N, H, W, C)`` and int64 labels,
+    the first ``limit`` examples only if given. Models saved by a run take these pixels.
+
+    Example: ``images, labels = load_arrays("digits", "test")`` (360 images).
+    """
     name = _check_name(name)
-    if name == DIGITS:
-        return len(load_digits_arrays(split)[1])
-    info = dataset_info(name, data_dir=data_dir, download=download)
-    if split in info.splits:
-        return int(info.splits[split])
+    check_int("limit", limit, 1, "100, 1000", allow_none=True)
+    _split_size(_prepared_builder(name, data_dir, download), split)
     ds = _tfds_raw(name, split, data_dir, download)
-    size = int(ds.cardinality())
-    return size if size >= 0 else int(ds.reduce(np.int64(0), lambda n, *_: n + 1))
+    if limit is not None:
+        ds = ds.take(limit)
+    images, labels = [], []
+    for x, y in ds.batch(1024).as_numpy_iterator():
+        images.append(x)
+        labels.append(y)
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def load_digits_arrays(split="test"):
+    """``load_arrays("digits", split)``: uint8 images (N, 32, 32, 3), int64 labels."""
+    return load_arrays(DIGITS, split)

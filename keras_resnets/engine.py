@@ -32,15 +32,18 @@ import dataclasses
 import math
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
-
+from keras_resnets import _checks as C
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 
+if TYPE_CHECKING:  # Keras is imported where a model is built, not at import
+    import keras
+
 BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
-                   "classifier_activation", "name", "drop_path_rate", "features_only")
+                   "classifier_activation", "name", "drop_path_rate", "features_only",
+                   "zero_init_residual")
 DEEP_GRAPH_RECURSION_LIMIT = 30_000
 
 
@@ -172,6 +175,18 @@ class NetworkSpec:
                                  f"{kind.name!r} stages downsample without convolutions; "
                                  "use a residual, MobileNetV2 or Xception backbone")
         return dataclasses.replace(self, output_stride=output_stride)
+
+    def with_zero_init_residual(self, zero_init_residual: bool) -> NetworkSpec:
+        """A copy whose residual blocks (typed :class:`~keras_resnets.blocks.ResidualOptions`)
+        start their branches at zero, or not (the usual initialisation everywhere)."""
+        def swap(options):
+            if isinstance(options, B.ResidualOptions):
+                return dataclasses.replace(options, zero_init_residual=zero_init_residual)
+            return options
+
+        return dataclasses.replace(
+            self, block_options=swap(self.block_options),
+            stages=tuple(dataclasses.replace(s, options=swap(s.options)) for s in self.stages))
 
 
 def ResidualSpec(*, name, block, stages, stem="imagenet", stem_filters=64, preact=False,
@@ -313,52 +328,71 @@ def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
 
 
 def validate_build_arguments(spec, *, include_top, weights, pooling, classes, input_shape,
-                             drop_path_rate):
-    """Check the keras.applications arguments before any layer is built."""
+                             drop_path_rate, classifier_activation="softmax",
+                             features_only=False, name=None):
+    """Check the keras.applications arguments before any layer is built or counted."""
     from keras_resnets import weights as W
 
-    if include_top and (isinstance(classes, bool) or not isinstance(classes, int)
-                        or classes < 1):
-        raise ValueError(f"classes must be a positive integer when include_top=True; got "
-                         f"{classes!r} (e.g. classes=10 for CIFAR-10, 1000 for ImageNet)")
+    C.check_bool("include_top", include_top)
+    C.check_bool("features_only", features_only)
+    if not C.is_int(classes) or classes < 1:
+        raise ValueError(f"classes must be a positive integer; got {classes!r} (e.g. "
+                         "classes=10 for CIFAR-10, 1000 for ImageNet)")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max'; got {pooling!r}")
+    C.check_activation("classifier_activation", classifier_activation)
+    if name is not None:
+        C.check_name("name", name, "name='my_resnet'")
     check_drop_path(spec, drop_path_rate)
-    if input_shape is not None and (len(input_shape) != 3 or input_shape[-1] is None):
-        raise ValueError(f"input_shape must be (height, width, channels) with known channels; "
-                         f"got {input_shape!r} (e.g. (32, 32, 3))")
-    if input_shape is not None and any(
-            size is not None and size < spec.min_input_size for size in input_shape[:2]):
+    if any(size is not None and size < spec.min_input_size for size in input_shape[:2]):
         raise ValueError(f"input_shape {tuple(input_shape)} is too small for {spec.name}: it "
                          f"downsamples by {spec.min_input_size}, so height and width must be at "
                          f"least {spec.min_input_size}")
     W.validate(spec, weights, include_top=include_top, classes=classes)
 
 
+def _input_shape(spec, input_tensor, input_shape):
+    """The input shape the model will have: ``input_shape``, the shape of ``input_tensor``
+    (which must agree with ``input_shape`` where both are known) or the spec's default."""
+    if input_shape is not None:
+        input_shape = C.check_input_shape(input_shape)
+    if input_tensor is None:
+        return input_shape or tuple(spec.default_input_shape)
+    return C.check_input_tensor(input_tensor, input_shape)
+
+
 def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_shape=None,
              pooling=None, classes=None, classifier_activation="softmax", drop_path_rate=0.0,
-             features_only=False):
+             features_only=False, zero_init_residual=None, name=None):
     """Resolve the defaults once, check every argument and count the network: returns
-    ``(input_shape, forward keyword arguments, tally)``; no layer is built."""
+    ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built."""
+    C.check_channels_last()
     classes = spec.default_classes if classes is None else classes
-    if input_tensor is not None and input_shape is None:
-        input_shape = tuple(input_tensor.shape[1:])
-    input_shape = tuple(spec.default_input_shape if input_shape is None else input_shape)
+    input_shape = _input_shape(spec, input_tensor, input_shape)
     validate_build_arguments(spec, include_top=include_top, weights=weights, pooling=pooling,
                              classes=classes, input_shape=input_shape,
-                             drop_path_rate=drop_path_rate)
+                             drop_path_rate=drop_path_rate,
+                             classifier_activation=classifier_activation,
+                             features_only=features_only, name=name)
+    if zero_init_residual is not None:
+        spec = spec.with_zero_init_residual(C.check_bool("zero_init_residual",
+                                                         zero_init_residual))
     forward_kwargs = dict(include_top=include_top, pooling=pooling, classes=classes,
                           classifier_activation=classifier_activation,
                           features_only=features_only, drop_path_rate=drop_path_rate)
     # shape and option checks of the whole network, before any layer exists
-    return input_shape, forward_kwargs, count(spec, input_shape, **forward_kwargs)
+    return spec, input_shape, forward_kwargs, count(spec, input_shape, **forward_kwargs)
 
 
-def count_model(spec, **build_arguments) -> P.Tally:
+def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
     """What :func:`build_model` with the same arguments would build, counted: the same
-    checks refuse the same arguments, and no layer is built."""
-    build_arguments.pop("name", None)
-    return _prepare(spec, **build_arguments)[2]
+    checks refuse the same arguments, and no layer is built. ``known_size``: refuse an
+    input whose height or width is undefined (multiply-adds depend on them)."""
+    _, input_shape, _, tally = _prepare(spec, **build_arguments)
+    if known_size and None in input_shape[:2]:
+        raise ValueError(f"counting multiply-adds needs a known input size; got input_shape "
+                         f"{input_shape} (e.g. input_shape=(224, 224, 3))")
+    return tally
 
 
 def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None,
@@ -370,11 +404,16 @@ def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None
     ``features_only=True`` returns a model whose outputs are the stage outputs, a dict
     ``{"C2": ..., "C5": ...}``, for detection and segmentation heads. ``drop_path_rate``
     is the stochastic-depth rate of the last block, rising linearly from 0 at the first.
+    Every residual branch starts as zero, so a fresh network of any depth is the identity
+    plus its projections and stays finite; ``zero_init_residual=False`` keeps the usual
+    initialisation (None: the spec's own, :class:`~keras_resnets.blocks.ResidualOptions`).
     """
+    import keras  # here, not at the top: counting and the registry run without Keras
+
     from keras_resnets import weights as W
 
-    input_shape, forward_kwargs, tally = _prepare(spec, weights=weights,
-                                                  input_tensor=input_tensor, **build_arguments)
+    spec, input_shape, forward_kwargs, tally = _prepare(
+        spec, weights=weights, input_tensor=input_tensor, name=name, **build_arguments)
     W.check_file(weights, tally.total, spec.name)
     with deep_graph_recursion():
         inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)

@@ -24,12 +24,14 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_resnets._io import atomic_write
+from keras_resnets._io import TEMP_MARK, TEMP_PREFIX, atomic_write, remove_stale_temporaries
+from keras_resnets.normalization import input_normalization
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 FLOAT32_TOLERANCE = 1e-4
@@ -79,6 +81,9 @@ class TFLiteReport:
     max_abs_error: float | None = None
     top1_agreement: float | None = None
     latency_ms: float | None = None
+    labelled_samples: int = 0
+    keras_accuracy: float | None = None
+    tflite_accuracy: float | None = None
 
     def __str__(self):
         lines = [f"file            {self.path}",
@@ -89,6 +94,10 @@ class TFLiteReport:
                       f"{self.samples} samples)",
                       f"top-1 agreement {100 * self.top1_agreement:.1f}%",
                       f"latency         {self.latency_ms:.3f} ms per batch (LiteRT, median)"]
+        if self.labelled_samples:
+            lines.append(f"accuracy        Keras {100 * self.keras_accuracy:.2f}%, TFLite "
+                         f"{100 * self.tflite_accuracy:.2f}% on {self.labelled_samples} "
+                         f"held-out images")
         return "\n".join(lines)
 
 
@@ -112,15 +121,14 @@ def export_saved_model(model, path, *, input_shape=None):
                          "directory; choose a new path or remove it")
     shape = tuple(model.inputs[0].shape[1:]) if input_shape is None else _input_shape(
         model, input_shape)
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    parent, prefix = _prepare_destination(path)
+    staging = tempfile.mkdtemp(prefix=prefix, dir=parent)
     old = None
     try:
         _write_saved_model(model, staging, (None, *shape), tf.float32, None)
         os.chmod(staging, 0o755)  # mkdtemp makes it private to its owner
         if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
+            old = tempfile.mkdtemp(prefix=prefix, suffix=".old", dir=parent)
             os.replace(path, os.path.join(old, "previous"))
         os.replace(staging, path)
     finally:
@@ -132,8 +140,8 @@ def export_saved_model(model, path, *, input_shape=None):
 
 def export_tflite(model, path, quantization=None, *, representative_data=None, input_shape=None,
                   batch_size=1, include_preprocessing=False, int8_io=False, verify=True,
-                  verify_samples=None, max_error=None, min_top1_agreement=None,
-                  calibration_steps=100):
+                  verify_samples=None, verify_labels=None, max_error=None,
+                  min_top1_agreement=None, calibration_steps=100):
     """Convert ``model`` to a builtin-ops-only TFLite file; returns a :class:`TFLiteReport`.
 
     Args:
@@ -145,8 +153,11 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
             or a ``tf.data.Dataset`` of ``x`` or ``(x, y)``.
         input_shape: ``(h, w, c)`` fixed in the file; fills the model's unknown dims.
         batch_size: fixed batch of the file (default 1).
-        include_preprocessing: True (``x / 255``) or a :class:`Preprocessing`; the file
-            then takes raw uint8 pixels.
+        include_preprocessing: the file takes raw uint8 pixels: True casts them for a
+            model that carries its input normalization
+            (:mod:`keras_resnets.normalization`, every model a run saves) and divides
+            them by 255 for any other; a :class:`Preprocessing` folds
+            ``(x * scale - mean) / std`` in (models without their own normalization).
         int8_io: with ``"int8"``: False (float input/output), True or ``"int8"``, or
             ``"uint8"`` for integer input and output tensors.
         verify: run the file in LiteRT against Keras before it replaces ``path``;
@@ -154,6 +165,8 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
             scale); ``max_error`` and ``min_top1_agreement`` apply to any mode when given.
         verify_samples: inputs for verification as the file takes them; default the
             first 8 representative samples, else random ones.
+        verify_labels: the class of each verification sample (real held-out images):
+            the report then gives Keras's and the file's accuracy on them.
 
     Example: ``export_tflite(model, "m.tflite", "int8", representative_data=x[:100])``
     """
@@ -165,6 +178,12 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of None, 'float16', 'dynamic', 'int8'; "
                          f"got {quantization!r}")
+    if quantization == "dynamic" and _has_depthwise(model):
+        warnings.warn(f"quantization='dynamic' on {model.name!r}, which has depthwise "
+                      "convolutions: such files ran several times slower than float32 in "
+                      "LiteRT with 2 threads in our measurements (docs/export.md); prefer "
+                      "None or 'int8'",
+                      stacklevel=2)
     if int8_io not in (False, True, "int8", "uint8"):
         raise ValueError(f"int8_io must be False, True, 'int8' or 'uint8'; got {int8_io!r}")
     if int8_io and quantization != "int8":
@@ -181,16 +200,20 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
         if value is not None and not (number and 0 <= value <= upper):
             raise ValueError(f"{name} must be None or a number in [0, {upper}] (e.g. 1e-4 for "
                              f"max_error, 0.98 for min_top1_agreement); got {value!r}")
-    preprocessing = _preprocessing(include_preprocessing)
+    preprocessing = _preprocessing(include_preprocessing, input_normalization(model))
     shape = (batch_size, *_input_shape(model, input_shape))
     input_dtype = tf.uint8 if preprocessing else tf.float32
     calibration = None
     if representative_data is not None:
         calibration = _as_samples(representative_data, shape, calibration_steps,
                                   "representative_data")
+    if os.path.isdir(path):
+        raise ValueError(f"export_tflite path {path!r} is an existing directory; give a file "
+                         f"path such as {os.path.join(path, 'model.tflite')!r}")
+    scratch = _prepare_destination(path)
     float_model = float32_model(model)
     flatbuffer = _convert(float_model, shape, input_dtype, preprocessing, quantization,
-                          calibration, int8_io)
+                          calibration, int8_io, scratch)
     report = None
 
     def write_checked(staging):
@@ -204,9 +227,10 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
         samples = verify_samples
         if samples is None:
             samples = calibration[:8] if calibration is not None else _random_inputs(
-                shape, max(8, batch_size), preprocessing)
+                shape, max(8, batch_size), preprocessing or input_normalization(model))
         samples = _as_samples(samples, shape, None, "verify_samples")
-        report = verify_tflite(float_model, staging, samples, preprocessing=preprocessing)
+        report = verify_tflite(float_model, staging, samples, labels=verify_labels,
+                               preprocessing=preprocessing)
         _check_report(report, quantization, max_error, min_top1_agreement, float_model,
                       samples, preprocessing)
 
@@ -215,20 +239,21 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
     return report
 
 
-def verify_tflite(model, tflite_path, samples, *, preprocessing=None, latency_runs=10,
-                  num_threads=None):
+def verify_tflite(model, tflite_path, samples, *, labels=None, preprocessing=None,
+                  latency_runs=10, num_threads=None):
     """Run ``tflite_path`` in the LiteRT interpreter on ``samples`` and compare with Keras.
 
     ``samples`` are inputs as the file takes them: raw pixels when the file includes
     ``preprocessing`` (Keras then sees ``preprocessing(samples)``), else model inputs.
     Integer inputs and outputs are (de)quantized with the file's scale and zero point.
     Top-1 agreement compares the argmax over the last axis (per pixel for dense outputs).
+    With ``labels`` (one class per sample) the report adds Keras's and the file's accuracy.
 
-    Example: ``print(verify_tflite(model, "m.tflite", x_test[:32]))``
+    Example: ``print(verify_tflite(model, "m.tflite", x_test[:360], labels=y_test[:360]))``
     """
     from ai_edge_litert.interpreter import Interpreter
 
-    preprocessing = _preprocessing(preprocessing)
+    preprocessing = _preprocessing(preprocessing, input_normalization(model))
     interpreter = Interpreter(model_path=os.fspath(tflite_path), num_threads=num_threads)
     runner = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
     (input_name, input_detail), = runner.get_input_details().items()
@@ -270,7 +295,21 @@ def verify_tflite(model, tflite_path, samples, *, preprocessing=None, latency_ru
     report.max_abs_error = max(errors)
     report.top1_agreement = float(np.mean(np.concatenate([a.ravel() for a in agreements])))
     report.latency_ms = 1000 * float(np.median(timings))
+    if labels is not None:
+        _add_accuracy(report, labels, expected, result)
     return report
+
+
+def _add_accuracy(report, labels, expected, result):
+    labels = np.asarray(labels).reshape(-1)
+    (reference,) = expected.values() if len(expected) == 1 else (None,)
+    if reference is None or reference.ndim != 2 or len(labels) != len(reference):
+        raise ValueError(f"verify labels need a classifier with one (n, classes) output and "
+                         f"one label per sample; got {len(labels)} labels for outputs "
+                         f"{[v.shape for v in expected.values()]}")
+    report.labelled_samples = len(labels)
+    report.keras_accuracy = float(np.mean(np.argmax(reference, -1) == labels))
+    report.tflite_accuracy = float(np.mean(np.argmax(result, -1) == labels))
 
 
 def float32_model(model):
@@ -311,6 +350,16 @@ def _is_low_precision(dtype):
     return dtype in ("float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 
 
+def _has_depthwise(model):
+    layers = list(model.layers)
+    while layers:
+        layer = layers.pop()
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            return True
+        layers.extend(getattr(layer, "layers", ()))
+    return False
+
+
 def _check_model(model):
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model (e.g. keras_resnets.create_model('resnet20') or "
@@ -335,17 +384,24 @@ def _input_shape(model, input_shape):
     return input_shape
 
 
-def _preprocessing(value):
+def _preprocessing(value, carried=None):
+    """The :class:`Preprocessing` folded into the file; ``carried`` is the model's own
+    input normalization, which leaves only a cast to do."""
     if value is False or value is None:
         return None
     if value is True:
-        return Preprocessing()
-    if isinstance(value, Preprocessing):
-        return value
+        return Preprocessing(scale=1.0) if carried else Preprocessing()
     if isinstance(value, dict):
-        return Preprocessing(**value)
-    raise ValueError(f"include_preprocessing must be False, True (x / 255) or "
-                     f"Preprocessing(scale=..., mean=..., std=...); got {value!r}")
+        value = Preprocessing(**value)
+    if not isinstance(value, Preprocessing):
+        raise ValueError(f"include_preprocessing must be False, True (x / 255) or "
+                         f"Preprocessing(scale=..., mean=..., std=...); got {value!r}")
+    if carried and value != Preprocessing(scale=1.0):
+        raise ValueError(f"include_preprocessing={value!r} would normalize twice: the model "
+                         f"carries its input normalization (mean {carried[0]}, std "
+                         f"{carried[1]}) and takes raw pixels; pass include_preprocessing=True "
+                         f"for a file that takes uint8 pixels")
+    return value
 
 
 def _as_samples(data, shape, limit, argument):
@@ -391,8 +447,28 @@ def _write_saved_model(model, directory, shape, dtype, preprocessing):
     archive.write_out(directory, verbose=False)
 
 
-def _convert(model, shape, input_dtype, preprocessing, quantization, calibration, int8_io):
-    with tempfile.TemporaryDirectory() as directory:
+def _prepare_destination(path):
+    """Check that ``path`` can be written before any conversion, and remove what a killed
+    export to it left behind; returns the parent directory and the prefix of the hidden
+    scratch files and folders beside ``path`` (removed after, or by the next export)."""
+    parent, base = os.path.split(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write the export to {path!r}: {parent!r} is not a writable "
+                         f"directory ({error.strerror or error}); choose a path in one "
+                         f"(e.g. 'exports/model.tflite')") from None
+    remove_stale_temporaries(parent, base)
+    return parent, f"{TEMP_PREFIX}{base}{TEMP_MARK}"
+
+
+def _convert(model, shape, input_dtype, preprocessing, quantization, calibration, int8_io,
+             scratch):
+    parent, prefix = scratch
+    with tempfile.TemporaryDirectory(prefix=prefix, suffix=".saved_model",
+                                     dir=parent) as directory:
         _write_saved_model(model, directory, shape, input_dtype, preprocessing)
         converter = tf.lite.TFLiteConverter.from_saved_model(directory)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

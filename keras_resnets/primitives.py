@@ -23,11 +23,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import keras
-
-from keras_resnets import layers as custom_layers
-
-HE_NORMAL = "he_normal"
+# He et al. (2015) scaling, variance 2 / fan_in, drawn uniformly: the papers' "he_normal"
+# (a truncated normal) has the same variance but costs TensorFlow 4-5x more CPU to draw
+# (docs/benchmarks.md). Style(kernel_initializer="he_normal") restores it.
+KERNEL_INITIALIZER = "he_uniform"
 
 
 @dataclasses.dataclass
@@ -125,7 +124,7 @@ class Conv(Recipe):
 
     def __init__(self, filters, kernel_size, strides=1, *, padding="same", groups=1,
                  dilation=1, use_bias=False, activation=None, depthwise=False,
-                 depth_multiplier=1, kernel_initializer=HE_NORMAL, dtype=None, name=None):
+                 depth_multiplier=1, kernel_initializer=KERNEL_INITIALIZER, dtype=None, name=None):
         super().__init__(name)
         self.filters, self.kernel = filters, _pair(kernel_size)
         self.strides, self.padding, self.groups = _pair(strides), padding, groups
@@ -134,6 +133,8 @@ class Conv(Recipe):
         self.kernel_initializer, self.dtype = kernel_initializer, dtype
 
     def make(self):
+        import keras
+
         common = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation,
                       use_bias=self.use_bias, activation=self.activation, dtype=self.dtype,
                       name=self.name)
@@ -183,6 +184,8 @@ class SeparableConv(Recipe):
         self.padding, self.dilation, self.use_bias = padding, _pair(dilation), use_bias
 
     def make(self):
+        import keras
+
         return keras.layers.SeparableConv2D(
             self.filters, self.kernel, strides=self.strides, padding=self.padding,
             dilation_rate=self.dilation, use_bias=self.use_bias, name=self.name)
@@ -205,16 +208,21 @@ class SeparableConv(Recipe):
 
 class BatchNorm(Recipe):
     """``keras.layers.BatchNormalization`` on the channel axis (``scale=False``: no gamma,
-    as in keras.applications InceptionV3)."""
+    as in keras.applications InceptionV3; ``gamma_initializer="zeros"``: the layer starts
+    by outputting its beta, which makes a residual branch start as zero)."""
 
-    def __init__(self, *, epsilon=1e-5, momentum=0.9, scale=True, name=None):
+    def __init__(self, *, epsilon=1e-5, momentum=0.9, scale=True, gamma_initializer="ones",
+                 name=None):
         super().__init__(name)
         self.epsilon, self.momentum, self.scale = epsilon, momentum, scale
+        self.gamma_initializer = gamma_initializer
 
     def make(self):
+        import keras
+
         return keras.layers.BatchNormalization(
             axis=-1, epsilon=self.epsilon, momentum=self.momentum, scale=self.scale,
-            name=self.name)
+            gamma_initializer=self.gamma_initializer, name=self.name)
 
     def params(self, shape):
         c = shape[-1]
@@ -229,6 +237,8 @@ class Act(Recipe):
         self.activation, self.dtype = activation, dtype
 
     def make(self):
+        import keras
+
         if self.activation == "relu6":
             return keras.layers.ReLU(6.0, dtype=self.dtype, name=self.name)
         return keras.layers.Activation(self.activation, dtype=self.dtype, name=self.name)
@@ -236,6 +246,8 @@ class Act(Recipe):
 
 class Add(Recipe):
     def make(self):
+        import keras
+
         return keras.layers.Add(name=self.name)
 
     def output_shape(self, shapes):
@@ -244,6 +256,8 @@ class Add(Recipe):
 
 class Multiply(Recipe):
     def make(self):
+        import keras
+
         return keras.layers.Multiply(name=self.name)
 
     def output_shape(self, shapes):
@@ -253,6 +267,8 @@ class Multiply(Recipe):
 
 class Concat(Recipe):
     def make(self):
+        import keras
+
         return keras.layers.Concatenate(axis=-1, name=self.name)
 
     def output_shape(self, shapes):
@@ -269,6 +285,8 @@ class Pool(Recipe):
         self.padding = padding
 
     def make(self):
+        import keras
+
         cls = keras.layers.MaxPooling2D if self.kind == "max" else keras.layers.AveragePooling2D
         return cls(self.pool_size, strides=self.strides, padding=self.padding, name=self.name)
 
@@ -290,6 +308,8 @@ class GlobalPool(Recipe):
         self.kind, self.keepdims = kind, keepdims
 
     def make(self):
+        import keras
+
         cls = (keras.layers.GlobalMaxPooling2D if self.kind == "max"
                else keras.layers.GlobalAveragePooling2D)
         return cls(keepdims=self.keepdims, name=self.name)
@@ -308,6 +328,8 @@ class Dense(Recipe):
         self.units, self.activation, self.use_bias, self.dtype = units, activation, use_bias, dtype
 
     def make(self):
+        import keras
+
         return keras.layers.Dense(self.units, activation=self.activation, use_bias=self.use_bias,
                                   dtype=self.dtype, name=self.name)
 
@@ -327,6 +349,8 @@ class Dropout(Recipe):
         self.rate = rate
 
     def make(self):
+        import keras
+
         return keras.layers.Dropout(self.rate, name=self.name)
 
 
@@ -339,6 +363,8 @@ class ZeroPad(Recipe):
             else padding
 
     def make(self):
+        import keras
+
         return keras.layers.ZeroPadding2D(self.padding, name=self.name)
 
     def output_shape(self, shape):
@@ -355,6 +381,8 @@ class Resize(Recipe):
         self.size, self.interpolation = tuple(size), interpolation
 
     def make(self):
+        from keras_resnets import layers as custom_layers
+
         return custom_layers.BilinearResize(self.size, interpolation=self.interpolation,
                                             name=self.name)
 
@@ -370,6 +398,8 @@ class StochasticDepth(Recipe):
         self.rate = rate
 
     def make(self):
+        from keras_resnets import layers as custom_layers
+
         return custom_layers.StochasticDepth(self.rate, name=self.name)
 
 
@@ -381,6 +411,8 @@ class ChannelPadShortcut(Recipe):
         self.out_channels, self.stride = out_channels, stride
 
     def make(self):
+        from keras_resnets import layers as custom_layers
+
         return custom_layers.ChannelPadShortcut(self.out_channels, self.stride, name=self.name)
 
     def output_shape(self, shape):

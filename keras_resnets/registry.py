@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import importlib
 import re
 from collections import namedtuple
 from collections.abc import Callable
@@ -49,6 +50,33 @@ class TuningAxes:
 
 
 @dataclasses.dataclass(frozen=True)
+class PaperErrors:
+    """Published test errors (%) of some of a family's models, as one paper prints them:
+    ``errors`` maps a name to one figure per dataset of ``datasets``; ``source`` says where.
+
+    Example::
+
+        PaperErrors("Zagoruyko & Komodakis 2016, Table 4", ("CIFAR-10", "CIFAR-100"),
+                    {"wrn-28-10": ("4.00", "19.25")}).of("wrn-28-10")
+        # {"CIFAR-10": "4.00", "CIFAR-100": "19.25"}
+    """
+
+    source: str
+    datasets: tuple
+    errors: dict
+
+    def __post_init__(self):
+        for name, figures in self.errors.items():
+            if len(figures) != len(self.datasets):
+                raise ValueError(f"paper errors of {name!r} must give one figure per dataset "
+                                 f"{self.datasets}; got {figures!r}")
+
+    def of(self, name) -> dict:
+        """``{dataset: published error}`` of ``name``; empty if the paper gives none."""
+        return dict(zip(self.datasets, self.errors.get(name, ()), strict=False))
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
     """A registered family: names matching ``pattern`` are made by ``factory(match)``."""
 
@@ -57,18 +85,29 @@ class Family:
     factory: Callable
     examples: tuple
     paper: str
-    paper_errors: dict = dataclasses.field(default_factory=dict)
+    paper_errors: PaperErrors | None = None
     tuning: TuningAxes | None = None
 
 
 _FAMILIES: list[Family] = []
 
+# The modules that register the families; the registry imports them when first read, so
+# that listing and counting run on plain Python (no Keras, no TensorFlow).
+FAMILY_MODULES = ("cliquenet", "deeplab", "densenet", "inception_v3", "mobilenet_v2", "resnet",
+                  "resnext", "wide_resnet", "xception")
+
+
+def _families() -> list[Family]:
+    for module in FAMILY_MODULES:
+        importlib.import_module(f"keras_resnets.models.{module}")
+    return _FAMILIES
+
 
 def register_family(name, pattern, factory, examples, paper, paper_errors=None, tuning=None):
     """Register names matching ``pattern`` (full match); ``factory(match, **spec_kwargs)``
-    returns the spec. ``paper_errors`` maps example names to published test errors;
+    returns the spec. ``paper_errors`` (:class:`PaperErrors`) holds published test errors;
     ``tuning`` (:class:`TuningAxes`) makes the family searchable by the tuner."""
-    _FAMILIES.append(Family(name, pattern, factory, tuple(examples), paper, paper_errors or {},
+    _FAMILIES.append(Family(name, pattern, factory, tuple(examples), paper, paper_errors,
                             tuning))
 
 
@@ -80,16 +119,21 @@ def format_number(value) -> str:
 
 def tuning_families() -> dict[str, TuningAxes]:
     """The searchable families by tuning name (``"wrn"``, ``"resnet"``, ...)."""
-    return {f.tuning.name: f.tuning for f in _FAMILIES if f.tuning is not None}
+    return {f.tuning.name: f.tuning for f in _families() if f.tuning is not None}
 
 
 def _natural_key(name):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    """Numbers compare as numbers: mobilenetv2-0.35 < mobilenetv2-0.5 < resnet18 < resnet101."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", name)
+    return [float(part) if index % 2 else part for index, part in enumerate(parts)]
 
 
 def list_models(pattern=None) -> list[str]:
     """Registered model names, optionally filtered by a shell-style ``pattern`` ("wrn-*")."""
-    names = sorted({n for family in _FAMILIES for n in family.examples}, key=_natural_key)
+    if pattern is not None and not isinstance(pattern, str):
+        raise ValueError(f"pattern must be None or a shell-style pattern such as 'wrn-*'; "
+                         f"got {pattern!r}")
+    names = sorted({n for family in _families() for n in family.examples}, key=_natural_key)
     return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
 
 
@@ -97,7 +141,7 @@ def _resolve(name):
     if not isinstance(name, str):
         raise ValueError(f"model name must be a string such as 'wrn-28-10'; got {name!r}")
     key = name.strip().lower()
-    for family in _FAMILIES:
+    for family in _families():
         match = re.fullmatch(family.pattern, key)
         if match:
             return family, match
@@ -107,10 +151,24 @@ def _resolve(name):
                      "(parametrised names such as 'wrn-<depth>-<width>' take any valid values)")
 
 
+def _same_numbers(key, family) -> list[str]:
+    """Registered names of other families with the same numbers as ``key``
+    (``wrn-50-2`` -> ``wide-resnet50-2``)."""
+    numbers = re.findall(r"\d+", key)
+    return [n for f in _families() if f is not family for n in f.examples
+            if numbers and re.findall(r"\d+", n) == numbers]
+
+
 def get_spec(name, **spec_kwargs) -> engine.NetworkSpec:
     """The spec of a registered model, with family-specific overrides (e.g. dropout_rate)."""
     family, match = _resolve(name)
-    return family.factory(match, **spec_kwargs)
+    try:
+        return family.factory(match, **spec_kwargs)
+    except ValueError as error:
+        similar = _same_numbers(match.group(0), family)
+        if not similar:
+            raise
+        raise ValueError(f"{error}; did you mean {' or '.join(map(repr, similar))}?") from error
 
 
 def _split(kwargs):
@@ -119,46 +177,50 @@ def _split(kwargs):
     return spec, build
 
 
-def create_model(name, **kwargs):
-    """Build a registered model: ``create_model("wrn-28-10", classes=100)``.
+def create_model(model_name, /, **kwargs):
+    """Build a registered model: ``create_model("wrn-28-10", classes=100, name="wrn")``.
 
     Keyword arguments are the keras.applications ones (``include_top``, ``weights``,
     ``input_tensor``, ``input_shape``, ``pooling``, ``classes``, ``classifier_activation``,
-    ``name``), ``drop_path_rate``, ``features_only``, and the family's own options
-    (for example ``dropout_rate`` for Wide ResNets).
+    ``name``: the Keras model's name), ``drop_path_rate``, ``features_only``,
+    ``zero_init_residual``, and the family's own options (for example ``dropout_rate``
+    for Wide ResNets).
     """
     spec_kwargs, build_kwargs = _split(kwargs)
-    return engine.build_model(get_spec(name, **spec_kwargs), **build_kwargs)
+    return engine.build_model(get_spec(model_name, **spec_kwargs), **build_kwargs)
 
 
-def _tally(name, input_shape, kwargs):
+def _tally(model_name, kwargs, known_size=False):
     spec_kwargs, build_kwargs = _split(kwargs)
-    if input_shape is not None:
-        build_kwargs["input_shape"] = input_shape
-    return engine.count_model(get_spec(name, **spec_kwargs), **build_kwargs)
+    return engine.count_model(get_spec(model_name, **spec_kwargs), known_size=known_size,
+                              **build_kwargs)
 
 
-def count_params(name, **kwargs) -> ParamCount:
+def count_params(model_name, /, **kwargs) -> ParamCount:
     """Trainable and total parameters (total counts BatchNorm moving statistics, as
-    ``model.count_params()`` does), computed from the spec without building a model."""
-    tally = _tally(name, None, kwargs)
+    ``model.count_params()`` does), computed from the spec without building a model;
+    the arguments of :func:`create_model`, refused exactly where it refuses them."""
+    tally = _tally(model_name, kwargs)
     return ParamCount(tally.trainable, tally.total)
 
 
-def count_macs(name, input_shape=None, **kwargs) -> int:
-    """Multiply-adds of conv and dense layers for one image (default input size)."""
-    return _tally(name, input_shape, kwargs).macs
+def count_macs(model_name, /, input_shape=None, **kwargs) -> int:
+    """Multiply-adds of conv and dense layers for one image (default input size; a given
+    ``input_shape`` must have a known height and width)."""
+    return _tally(model_name, dict(kwargs, input_shape=input_shape), known_size=True).macs
 
 
 def model_info(name) -> dict:
-    """What ``keras-resnets info`` prints: counts, MACs, layers, paper, weights."""
+    """What ``keras-resnets info`` prints: counts, MACs, layers, paper, published errors
+    (``{"CIFAR-10": "4.00", ...}`` as printed in ``paper_errors_source``), weights."""
     family, _ = _resolve(name)
+    key = name.strip().lower()
     spec = get_spec(name)
     tally = engine.count(spec)
     from keras_resnets import weights
 
     return {
-        "name": name.strip().lower(),
+        "name": key,
         "family": family.name,
         "input_shape": spec.default_input_shape,
         "classes": spec.default_classes,
@@ -167,7 +229,9 @@ def model_info(name) -> dict:
         "macs": tally.macs,
         "weighted_layers": tally.layers,
         "paper": family.paper,
-        "paper_error": family.paper_errors.get(name.strip().lower()),
+        "paper_errors": family.paper_errors.of(key) if family.paper_errors else {},
+        "paper_errors_source": family.paper_errors.source if family.paper_errors else None,
         "keras_applications_compatible": spec.keras_weights is not None,
         "imagenet_weights": spec.keras_weights in weights.IMAGENET,
+        "weights": sorted(weights.catalogue.records(name.strip().lower())),
     }

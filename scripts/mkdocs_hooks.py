@@ -22,8 +22,9 @@ HELP_WIDTH = "96"
 
 def cli_reference() -> str:
     """The ``--help`` text of ``keras-resnets`` and each sub-command, as Markdown."""
-    from keras_resnets.cli import build_parser
+    from keras_resnets.cli import build_parser, import_tensorflow_quietly
 
+    import_tensorflow_quietly()  # the train and export parsers read TensorFlow-side choices
     previous = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = HELP_WIDTH  # argparse wraps at the terminal width
     try:

@@ -16,3 +16,35 @@ def random_weights(model, seed=0):
             values.append(rng.normal(0.0, 0.1, shape).astype("float32"))
     model.set_weights(values)
     return values
+
+
+def prepare_fake_cifar10(data_dir, per_file=12, seed=0):
+    """Prepare a tiny CIFAR-10 in ``data_dir`` with tensorflow-datasets' own Cifar10
+    builder, from fake files in the original binary format (only the download is
+    replaced): 5 x ``per_file`` training and ``per_file`` test images, labels
+    ``index % 10``. Returns ``{split: (images, labels)}`` as written."""
+    import os
+    from unittest import mock
+
+    import tensorflow_datasets as tfds
+
+    rng = np.random.default_rng(seed)
+    source = os.path.join(data_dir, "fake-download")
+    batches = os.path.join(source, "cifar-10-batches-bin")
+    os.makedirs(batches)
+    written = {"train": ([], []), "test": ([], [])}
+    files = [(f"data_batch_{i}.bin", "train") for i in range(1, 6)] + [("test_batch.bin", "test")]
+    for name, split in files:
+        labels = np.arange(per_file, dtype=np.uint8) % 10
+        images = rng.integers(0, 256, (per_file, 32, 32, 3), dtype=np.uint8)
+        records = np.concatenate([labels[:, None],
+                                  images.transpose(0, 3, 1, 2).reshape(per_file, -1)], axis=1)
+        records.astype(np.uint8).tofile(os.path.join(batches, name))
+        written[split][0].append(images)
+        written[split][1].append(labels.astype("int64"))
+    with open(os.path.join(batches, "batches.meta.txt"), "w") as f:
+        f.write("\n".join(f"class{i}" for i in range(10)) + "\n")
+    with mock.patch.object(tfds.download.DownloadManager, "download_and_extract",
+                           return_value=source):
+        tfds.builder("cifar10", data_dir=data_dir).download_and_prepare()
+    return {k: (np.concatenate(x), np.concatenate(y)) for k, (x, y) in written.items()}

@@ -1,4 +1,4 @@
-"""The block zoo: parameter arithmetic (the survey's figures in REFERENCE.md), layer names,
+"""The block zoo: parameter arithmetic (the papers' figures, as docs/blocks.md derives them), layer names,
 counter == Keras for every block, and the residual engine running the new blocks."""
 
 import functools
@@ -37,7 +37,7 @@ def bn_trainable(*widths):
     return sum(2 * w for w in widths)
 
 
-# --- the survey's arithmetic (REFERENCE.md, "Block arithmetic") ---------------------------
+# --- the block arithmetic of the papers (docs/blocks.md) ------------------------------------
 
 def test_depthwise_separable_vs_full_3x3_16_to_32():
     full, _ = tally(P.Conv(32, 3, name="full"), (8, 8, 16))

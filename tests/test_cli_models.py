@@ -18,7 +18,40 @@ def test_info_prints_counts_and_paper(capsys):
     assert main(["info", "wrn-28-10"]) == 0
     out = capsys.readouterr().out
     assert "36,479,194" in out and "5.243 G at 32x32" in out
-    assert "Wide Residual Networks" in out and "4.00 / 19.25" in out
+    assert "Wide Residual Networks" in out
+    assert ("paper test error (%)           CIFAR-10 4.00, CIFAR-100 19.25 "
+            "(Zagoruyko & Komodakis 2016, Table 4, no dropout)") in out
+
+
+def test_info_labels_imagenet_errors(capsys):
+    assert main(["info", "densenet121"]) == 0
+    assert "ImageNet top-1 25.02, ImageNet top-5 7.71 (Huang et al. 2017, Table 3" in \
+        capsys.readouterr().out
+
+
+def test_list_sorts_numbers_as_numbers(capsys):
+    assert main(["list", "mobilenetv2-*"]) == 0
+    assert capsys.readouterr().out.split() == [
+        "mobilenetv2-0.35", "mobilenetv2-0.5", "mobilenetv2-0.75", "mobilenetv2-1.0",
+        "mobilenetv2-1.3", "mobilenetv2-1.4"]
+
+
+def test_every_paper_error_is_labelled_with_datasets_and_source():
+    from keras_resnets import list_models, model_info
+
+    labelled = [model_info(name) for name in list_models()]
+    labelled = [info for info in labelled if info["paper_errors"]]
+    assert len(labelled) >= 30
+    for info in labelled:
+        assert info["paper_errors_source"] and all(
+            dataset.startswith(("CIFAR-10", "CIFAR-100", "SVHN", "ImageNet top-"))
+            for dataset in info["paper_errors"]), info["name"]
+
+
+def test_unknown_name_names_the_list_command_not_python(capsys):
+    assert main(["info", "nosuchnet"]) == 2
+    err = capsys.readouterr().err
+    assert "`keras-resnets list`" in err and "list_models()" not in err
 
 
 def test_info_of_keras_compatible_model(capsys):

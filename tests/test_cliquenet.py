@@ -62,16 +62,6 @@ def test_built_model_matches_the_counter():
     assert model.output_shape == (None, 10)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(set(kr.list_models("cliquenet*")) - {"cliquenet-12-36"}))
-def test_every_registered_name_counts_what_it_builds(name):
-    spec = kr.get_spec(name)
-    small = (32, 32, 3) if spec.stem.kind == "cifar" else (64, 64, 3)
-    model = kr.create_model(name, input_shape=small)
-    counted = kr.count_params(name)
-    assert _counts(model) == (counted.trainable, counted.total)
-
-
 @pytest.mark.parametrize("options", [
     {"attention": True}, {"bottleneck": True}, {"compression": True},
     {"attention": True, "bottleneck": True, "compression": True},

@@ -1,4 +1,5 @@
-"""Exact published figures (../shared/REFERENCE.md), from the analytic counter alone."""
+"""Exact published figures (the papers' tables, keras.applications, torchvision), from the
+analytic counter alone."""
 
 import pytest
 
@@ -62,8 +63,8 @@ def cifar_resnet_conv_macs(n):
 
 @pytest.mark.parametrize("depth", [20, 56, 110])
 def test_cifar_resnet_macs_match_the_hand_derivation(depth):
-    # REFERENCE.md lists 41.3 M (ResNet-20) and 255.7 M (ResNet-110); counting only conv
-    # and dense multiply-adds, as REFERENCE.md defines MACs, gives 40.55 M and 252.9 M.
+    # 41.3 M (ResNet-20) and 255.7 M (ResNet-110) circulate; counting only conv and dense
+    # multiply-adds, as docs/counting.md defines MACs, gives 40.55 M and 252.9 M.
     # Those two published figures must include other operations (docs/counting.md).
     assert kr.count_macs(f"resnet{depth}") == cifar_resnet_conv_macs((depth - 2) // 6)
     assert cifar_resnet_conv_macs(3) == 40_551_040

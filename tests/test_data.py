@@ -1,35 +1,51 @@
-"""Input pipelines: the offline digits set, augmentation, and tfds through mock data."""
+"""Input pipelines: the digits tfds builder, CIFAR-10 prepared on disk, augmentation."""
+
+from unittest import mock
 
 import numpy as np
 import pytest
+import requests
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from helpers import prepare_fake_cifar10
 
 from keras_resnets import data
+from keras_resnets.cli import main as cli_main
+from keras_resnets.datasets import digits_arrays
 
 
-def test_digits_split_is_fixed_stratified_and_32x32x3():
-    x_train, y_train = data.load_digits_arrays("train")
-    x_test, y_test = data.load_digits_arrays("test")
-    assert x_train.shape == (1437, 32, 32, 3) and x_test.shape == (360, 32, 32, 3)
-    assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
-    assert (x_train[..., 0] == x_train[..., 2]).all()
-    assert x_train.min() == 0 and x_train.max() == 255
-    # stratified: every class holds 19.5-20.5% of its images out
-    total = np.bincount(y_train, minlength=10) + np.bincount(y_test, minlength=10)
+def test_digits_builder_prepares_offline_fixed_stratified_splits(tmp_path):
+    info = data.dataset_info("digits", data_dir=str(tmp_path))  # prepares it, no network
+    assert (tmp_path / "digits" / "1.0.0" / "dataset_info.json").is_file()
+    assert info.splits == {"train": 1257, "validation": 180, "test": 360}
+    assert (info.train_split, info.validation_split, info.test_split) == \
+        ("train", "validation", "test")
+    expected = digits_arrays()
+    total = np.zeros(10, int)
+    for split, size in info.splits.items():
+        ds = tfds.load("digits", split=split, data_dir=str(tmp_path), as_supervised=True)
+        images, labels = (np.stack(v) for v in zip(*tfds.as_numpy(ds), strict=True))
+        assert images.shape == (size, 32, 32, 3) and images.dtype == np.uint8
+        assert (images[..., 0] == images[..., 2]).all() and images.max() == 255
+        assert _examples(images, labels) == _examples(*expected[split])  # tfds shuffled them
+        total += np.bincount(labels, minlength=10)
     assert total.sum() == 1797
-    assert np.all(np.abs(np.bincount(y_test, minlength=10) - total * 360 / 1797) <= 1)
-    again = data._digits_arrays.__wrapped__()
-    np.testing.assert_array_equal(again["test"][0], x_test)
-    np.testing.assert_array_equal(again["test"][1], y_test)
+    for split, size in info.splits.items():  # stratified: each class in proportion
+        counts = np.bincount(expected[split][1], minlength=10)
+        assert np.all(np.abs(counts - total * size / 1797) <= 1.5), split
+    assert _examples(*data.load_arrays("digits", "test", data_dir=str(tmp_path))) == \
+        _examples(*expected["test"])
+
+
+def _examples(images, labels):
+    return sorted(zip((image.tobytes() for image in images), labels.tolist(), strict=True))
 
 
 def test_digits_info_and_normalization():
     info = data.dataset_info("digits")
     assert (info.num_classes, info.input_shape) == (10, (32, 32, 3))
-    assert info.splits == {"train": 1437, "test": 360}
     assert info.default_augment == "crop"
-    x_train, _ = data.load_digits_arrays("train")
+    x_train, _ = data.load_arrays("digits", "train")
     np.testing.assert_allclose(info.mean, [x_train.mean() / 255] * 3, atol=1e-4)
     batches = list(data.load_dataset("digits", "train", 2000, augment=False, shuffle=False))
     assert len(batches) == 1
@@ -40,12 +56,14 @@ def test_digits_info_and_normalization():
 
 def test_batches_labels_and_remainder():
     batches = list(data.load_dataset("digits", "train", 64))
-    assert len(batches) == 23  # ceil(1437 / 64)
-    assert batches[0][0].shape == (64, 32, 32, 3) and batches[-1][0].shape[0] == 1437 - 22 * 64
+    assert len(batches) == 20  # ceil(1257 / 64)
+    assert batches[0][0].shape == (64, 32, 32, 3) and batches[-1][0].shape[0] == 1257 - 19 * 64
     assert batches[0][0].dtype == tf.float32 and batches[0][1].dtype == tf.int64
-    assert len(list(data.load_dataset("digits", "train", 64, drop_remainder=True))) == 22
+    assert len(list(data.load_dataset("digits", "train", 64, drop_remainder=True))) == 19
     test_labels = np.concatenate([y for _, y in data.load_dataset("digits", "test", 100)])
-    np.testing.assert_array_equal(test_labels, data.load_digits_arrays("test")[1])
+    np.testing.assert_array_equal(test_labels, data.load_arrays("digits", "test")[1])
+    assert data.num_examples("digits", "validation") == 180
+    assert data.num_examples("digits", "train[:100]") == 100
 
 
 def test_label_smoothing_gives_smoothed_one_hot_rows():
@@ -55,7 +73,7 @@ def test_label_smoothing_gives_smoothed_one_hot_rows():
     np.testing.assert_allclose(labels.sum(1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(labels.max(1), 0.91, rtol=1e-6)
     np.testing.assert_allclose(labels.min(1), 0.01, rtol=1e-6)
-    np.testing.assert_array_equal(labels.argmax(1), data.load_digits_arrays("test")[1][:8])
+    np.testing.assert_array_equal(labels.argmax(1), data.load_arrays("digits", "test")[1][:8])
 
 
 def _seed(i):
@@ -110,29 +128,45 @@ def test_augmentation_differs_between_epochs():
     np.testing.assert_array_equal(next(iter(plain))[0], next(iter(plain))[0])
 
 
-def test_tfds_pipelines_with_mock_data():
-    with tfds.testing.mock_data(num_examples=20):
-        info = data.dataset_info("cifar10")
-        assert (info.num_classes, info.input_shape) == (10, (32, 32, 3))
-        assert info.mean == (0.4914, 0.4822, 0.4465) and info.default_augment == "crop_flip"
-        batches = list(data.load_dataset("cifar10", "train", 8, cutout=16))
-        assert [b[0].shape[0] for b in batches] == [8, 8, 4]
-        assert batches[0][0].dtype == tf.float32
-        assert data.num_examples("cifar10", "train") == 20
-        assert data.dataset_info("cifar100").num_classes == 100
-        x, y = next(iter(data.load_dataset("svhn_cropped", "test", 5)))
-        assert x.shape == (5, 32, 32, 3) and set(y.numpy()) <= set(range(10))
-        assert data.dataset_info("svhn_cropped").default_augment == "crop"
-        mnist = data.dataset_info("mnist")  # any tfds image classification set by name
-        assert (mnist.num_classes, mnist.input_shape, len(mnist.mean)) == (10, (28, 28, 1), 1)
-        assert 0.3 < mnist.mean[0] < 0.7 and 0.2 < mnist.std[0] < 0.4  # uniform mock pixels
-        x, y = next(iter(data.load_dataset("mnist", "train", 4, label_smoothing=0.2)))
-        assert x.shape == (4, 28, 28, 1) and y.shape == (4, 10)
+def test_cifar10_prepared_on_disk_goes_through_tfds(tmp_path):
+    written = prepare_fake_cifar10(str(tmp_path), per_file=12)  # 60 train, 12 test images
+    info = data.dataset_info("cifar10", data_dir=str(tmp_path), download=False)
+    assert (info.num_classes, info.input_shape, info.default_augment) == \
+        (10, (32, 32, 3), "crop_flip")
+    assert info.mean == (0.4914, 0.4822, 0.4465)
+    assert info.splits == {"train": 60, "test": 12}
+    # no validation split in tfds: the last tenth of train (5,000 of CIFAR-10's 50,000)
+    assert (info.train_split, info.validation_split) == ("train[:54]", "train[54:]")
+    options = dict(data_dir=str(tmp_path), download=False)
+    assert data.num_examples("cifar10", info.validation_split, **options) == 6
+    assert _examples(*data.load_arrays("cifar10", "test", **options)) == \
+        _examples(*written["test"])
+    batches = list(data.load_dataset("cifar10", info.train_split, 16, cutout=16, **options))
+    assert [b[0].shape[0] for b in batches] == [16, 16, 16, 6]
+    validation = list(data.load_dataset("cifar10", info.validation_split, 16, **options))
+    x, _ = validation[0]
+    expected = (data.load_arrays("cifar10", info.validation_split, **options)[0] / 255.0
+                - np.array(info.mean)) / np.array(info.std)
+    np.testing.assert_allclose(x.numpy(), expected, atol=1e-5)  # neither augmented nor shuffled
 
 
-def test_offline_data_dir_without_download_fails_clearly(tmp_path):
-    with pytest.raises(ValueError, match=r"download=False.*cifar10.*data_dir"):
+def test_a_dataset_that_cannot_be_had_fails_in_one_clear_line(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"'cifar10' is not prepared in data_dir .*"
+                                         r"download=False.*--data-dir DIR.*--dataset digits"):
         data.load_dataset("cifar10", "train", 8, data_dir=str(tmp_path), download=False)
+    offline = requests.ConnectionError("Failed to resolve 'www.cs.toronto.edu'")
+    with mock.patch.object(tfds.download.DownloadManager, "download_and_extract",
+                           side_effect=offline):
+        with pytest.raises(ValueError) as error:
+            data.dataset_info("cifar10", data_dir=str(tmp_path))
+        message = str(error.value)
+        assert "\n" not in message and "could not be downloaded (ConnectionError: " in message
+        assert "--data-dir DIR" in message and "--dataset digits" in message
+        code = cli_main(["train", "resnet20", "--dataset", "cifar10", "--epochs", "1",
+                         "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "'cifar10' is not prepared" in err[0] and "--dataset digits" in err[0]
 
 
 @pytest.mark.parametrize("kwargs, pattern", [
@@ -142,7 +176,8 @@ def test_offline_data_dir_without_download_fails_clearly(tmp_path):
     ({"batch_size": -3}, r"batch_size .*got -3"),
     ({"batch_size": 2.5}, r"batch_size .*got 2\.5"),
     ({"batch_size": True}, r"batch_size .*got True"),
-    ({"split": "validation"}, r"split for 'digits' must be 'train'.*got 'validation'"),
+    ({"split": "valid"}, r"split must be one of \['test', 'train', 'validation'\] of "
+                         r"'digits' .*got 'valid'"),
     ({"augment": "mixup"}, r"augment must be .*'crop_flip'.*got 'mixup'"),
     ({"cutout": -1}, r"cutout must be an integer >= 0.*got -1"),
     ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\).*got 1\.0"),

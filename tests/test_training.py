@@ -4,6 +4,7 @@
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,10 +14,13 @@ import time
 import keras
 import numpy as np
 import pytest
+from helpers import prepare_fake_cifar10
 
 from keras_resnets import data, training
 from keras_resnets._io import StateFileError
+from keras_resnets.cli import main as cli_main
 from keras_resnets.cli.demo import demo
+from keras_resnets.normalization import input_normalization
 from keras_resnets.training import rundir
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
@@ -56,7 +60,8 @@ def test_recipe_table():
     assert all(getattr(clique, k) == getattr(densenet, k) for k in same)
     assert clique.augment is False and "CVPR 2018" in clique.reference
     fast = training.get_recipe("fast")
-    assert (fast.schedule, fast.label_smoothing, fast.warmup_epochs) == ("cosine", 0.1, 2)
+    assert (fast.schedule, fast.label_smoothing, fast.warmup_fraction) == \
+        ("cosine", 0.1, round(2 / 30, 4))
     with pytest.raises(dataclasses.FrozenInstanceError):
         wrn.learning_rate = 1.0
     with pytest.raises(ValueError, match=r"recipe must be one of cliquenet, densenet, fast, "
@@ -106,9 +111,15 @@ def test_densenet_schedule_scaled_to_30_epochs():
 @pytest.mark.backend_agnostic
 def test_fast_warmup_then_cosine():
     fast = training.get_recipe("fast")
-    # 10 epochs x 10 steps: linear warm-up from 0.1/20 to 0.1 over 20 steps, then cosine to 0
-    lrs = fast.learning_rates(10, 10, [0, 10, 20, 60, 100])
+    # 30 epochs x 10 steps: linear warm-up from 0.1/20 to 0.1 over 20 steps, then cosine to 0
+    lrs = fast.learning_rates(30, 10, [0, 10, 20, 160, 300])
     np.testing.assert_allclose(lrs, [0.005, 0.0525, 0.1, 0.05, 0.0], atol=1e-7)
+    # the warm-up is the same fraction of any run: 5 of 2 x 40 steps, then the cosine
+    lrs = fast.learning_rates(2, 40, [0, 5, 40, 80])
+    cosine = 0.05 * (1 + np.cos(np.pi * 35 / 75))
+    np.testing.assert_allclose(lrs, [0.02, 0.1, cosine, 0.0], atol=1e-7)
+    with pytest.raises(ValueError, match=r"warmup_fraction must be in \[0, 1\).*got 2"):
+        dataclasses.replace(fast, warmup_fraction=2)
 
 
 # --- weight decay --------------------------------------------------------------------------
@@ -166,11 +177,11 @@ def finished_run(tmp_path_factory):
 def test_run_directory_is_complete(finished_run):
     run_dir = finished_run.run_dir
     names = sorted(os.listdir(run_dir))
-    assert names == ["best.keras", "config.json", "curves.png", "history.csv", "history.json",
-                     "last.keras", "metrics.json"]  # no temp files, backup removed
+    assert names == [".lock", "best.keras", "config.json", "curves.png", "history.csv",
+                     "history.json", "last.keras", "metrics.json"]  # no temp files, no backup
     config = json.load(open(os.path.join(run_dir, "config.json")))
     run = config["run"]
-    assert (run["epochs"], run["batch_size"], run["steps_per_epoch"]) == (2, 128, 12)
+    assert (run["epochs"], run["batch_size"], run["steps_per_epoch"]) == (2, 128, 10)
     assert run["recipe"]["name"] == "fast" and run["dataset"]["splits"]["test"] == 360
     assert config["environment"]["backend"] == keras.backend.backend()
     lines = open(os.path.join(run_dir, "history.csv")).read().splitlines()
@@ -178,27 +189,38 @@ def test_run_directory_is_complete(finished_run):
     assert header[:2] == ["epoch", "lr"] and header[-1] == "time_s"
     assert {"loss", "accuracy", "xent", "val_loss", "val_accuracy", "val_xent"} <= set(header)
     assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
-    expected_lr = training.get_recipe("fast").learning_rates(2, 12)
+    expected_lr = training.get_recipe("fast").learning_rates(2, 10)
     np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], expected_lr,
                                rtol=1e-6)
     with open(os.path.join(run_dir, "curves.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert oct(os.stat(os.path.join(run_dir, "metrics.json")).st_mode & 0o777) != "0o600"
 
+    # the saved models take raw pixels; best.keras is the epoch best on validation and
+    # the only one evaluated on the test split
     metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    best = keras.saving.load_model(os.path.join(run_dir, "best.keras"))
+    assert input_normalization(best) == (data.dataset_info("digits").mean,
+                                         data.dataset_info("digits").std)
+    best_row = max(finished_run.history, key=lambda r: r["val_accuracy"])
+    assert (metrics["best_epoch"], metrics["best_val_accuracy"]) == \
+        (best_row["epoch"], best_row["val_accuracy"])
+    assert (metrics["validation_split"], metrics["test_split"], metrics["test_model"]) == \
+        ("validation", "test", "best.keras")
+
+    def accuracy(model, split):
+        images, labels = data.load_arrays("digits", split)
+        return float(np.mean(model.predict(images, verbose=0).argmax(1) == labels))
+
+    assert accuracy(best, "validation") == pytest.approx(best_row["val_accuracy"], abs=1e-6)
+    assert accuracy(best, "test") == pytest.approx(metrics["test_accuracy"], abs=1.5 / 360)
+    assert accuracy(finished_run.model, "test") == pytest.approx(metrics["test_accuracy"],
+                                                                 abs=1.5 / 360)
     last = keras.saving.load_model(os.path.join(run_dir, "last.keras"))
-    x_test, y_test = data.load_digits_arrays("test")
-    info = data.dataset_info("digits")
-    x = (x_test / 255.0 - np.array(info.mean)) / np.array(info.std)
-    accuracy = float(np.mean(last.predict(x, verbose=0).argmax(1) == y_test))
-    assert metrics["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    last_row = finished_run.history[-1]
+    assert accuracy(last, "validation") == pytest.approx(last_row["val_accuracy"], abs=1e-6)
     assert metrics["epochs_recorded"] == 2 and metrics["replicas"] == 1
     assert 0 <= metrics["test_loss"] < metrics["test_objective"]  # objective adds the L2 term
-    best = keras.saving.load_model(os.path.join(run_dir, "best.keras"))
-    history = finished_run.history
-    best_row = max(history, key=lambda r: r["val_accuracy"])
-    best_accuracy = float(np.mean(best.predict(x, verbose=0).argmax(1) == y_test))
-    assert best_accuracy == pytest.approx(best_row["val_accuracy"], abs=1e-6)
 
 
 def test_finished_run_is_kept_and_changed_settings_refused(finished_run, tmp_path):
@@ -231,14 +253,18 @@ def test_resume_clears_killed_writes_and_names_a_corrupt_state_file(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["run"] == {"epochs": 3}
 
 
-def test_train_on_a_tfds_dataset_with_mock_data(tmp_path):
-    import tensorflow_datasets as tfds
-
-    with tfds.testing.mock_data(num_examples=40):
-        result = training.train(tiny_model, dataset="cifar10", recipe="wrn", epochs=1,
-                                batch_size=16, run_dir=str(tmp_path / "c10"), verbose=0)
-    assert [r["epoch"] for r in result.history] == [0]
-    assert json.load(open(tmp_path / "c10" / "config.json"))["run"]["steps_per_epoch"] == 3
+def test_cli_trains_on_cifar10_prepared_in_a_data_dir(tmp_path, capsys):
+    prepare_fake_cifar10(str(tmp_path / "tfds"), per_file=8)  # 40 train, 8 test images
+    run_dir = tmp_path / "c10"
+    code = cli_main(["train", "wrn-10-1", "--dataset", "cifar10", "--recipe", "wrn",
+                     "--epochs", "1", "--batch-size", "16", "--data-dir", str(tmp_path / "tfds"),
+                     "--no-download", "--run-dir", str(run_dir)])
+    assert code == 0, capsys.readouterr().err
+    run = json.loads((run_dir / "config.json").read_text())["run"]
+    assert run["steps_per_epoch"] == 3  # 36 of the 40 images train; the last 4 validate
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (metrics["train_split"], metrics["validation_split"]) == ("train[:36]", "train[36:]")
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_model"] == "best.keras"
 
 
 @pytest.mark.parametrize("precision, jit_compile, steps_per_execution", [
@@ -249,7 +275,9 @@ def test_precision_and_compile_options(tmp_path, precision, jit_compile, steps_p
                             batch_size=256, precision=precision, jit_compile=jit_compile,
                             steps_per_execution=steps_per_execution,
                             run_dir=str(tmp_path / precision), verbose=0)
-    model = result.model
+    model = result.model.layers[-1]  # the network fit; result.model adds its normalization
+    normalization = result.model.get_layer("input_normalization")
+    assert normalization.compute_dtype == "float32"
     assert keras.config.dtype_policy().name == before == "float32"
     assert model.dtype_policy.name == precision
     assert model.layers[-1].compute_dtype == "float32"
@@ -394,7 +422,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     command = _cli("train", "wrn-10-1", "--dataset", "digits", "--recipe", "fast", "--epochs",
                    str(epochs), "--batch-size", "64", "--run-dir", str(run_dir))
     history = run_dir / "history.json"
-    backup = run_dir / "backup" / "training_metadata.json"  # written by BackupAndRestore
+    backup = run_dir / "backup" / "state.json"  # written by RunBackup
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(command, env=ENV, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 400
@@ -415,8 +443,9 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
 
     second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
-    assert f"Epoch {done + 1}/{epochs}" in second.stdout
-    assert not any(f"Epoch {k}/{epochs}" in second.stdout for k in range(1, done + 1))
+    printed = second.stdout.lower()  # Keras's "Epoch k/n" or the command's "epoch k/n"
+    assert f"epoch {done + 1}/{epochs}" in printed
+    assert not any(f"epoch {k}/{epochs}" in printed for k in range(1, done + 1))
     rows = json.loads(history.read_text())
     assert [r["epoch"] for r in rows] == list(range(epochs))
     assert rows[:done] == rows_before[:done]  # the first run's epochs are kept as they were
@@ -425,7 +454,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs_recorded"] == epochs
     assert (run_dir / "last.keras").exists() and not (run_dir / "backup").exists()
-    lrs = training.get_recipe("fast").learning_rates(epochs, 23)
+    lrs = training.get_recipe("fast").learning_rates(epochs, 20)
     np.testing.assert_allclose([r["lr"] for r in rows], lrs, rtol=1e-6)  # schedule resumed
 
 
@@ -444,3 +473,18 @@ def test_demo_with_reduced_epochs(tmp_path, capsys):
     tflite = summary["tflite"]
     assert os.path.getsize(tmp_path / "demo" / "model.tflite") == tflite["file_size_bytes"]
     assert tflite["samples"] == 360 and tflite["top1_agreement"] >= 0.99
+
+
+def test_two_epoch_fast_run_learns_and_its_run_exports_for_raw_pixels(tmp_path, capsys):
+    # the warm-up is a fraction of the run, so a 2-epoch run is mostly learning
+    result = training.train("wrn-10-1", dataset="digits", recipe="fast", epochs=2,
+                            batch_size=32, run_dir=str(tmp_path / "run"), verbose=0)
+    assert result.metrics["test_accuracy"] >= 0.80, result.metrics
+    out = tmp_path / "run.tflite"
+    assert cli_main(["export", str(tmp_path / "run"), "--raw-pixels", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "raw uint8 pixels; normalization in the model" in printed
+    line = next(text for text in printed.splitlines() if text.startswith("accuracy"))
+    keras_accuracy, tflite_accuracy = (float(v) for v in re.findall(r"([\d.]+)%", line))
+    assert "on 360 held-out images" in line and keras_accuracy == tflite_accuracy >= 80.0
+    assert keras_accuracy == pytest.approx(100 * result.metrics["test_accuracy"], abs=0.3)

@@ -25,9 +25,10 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from keras_resnets import engine, registry, tuning
+from keras_resnets import data, engine, registry, tuning
 from keras_resnets._io import StateFileError
 from keras_resnets.cli import main
+from keras_resnets.normalization import input_normalization
 from keras_resnets.registry import count_params
 from keras_resnets.tuning import _compat, solver
 
@@ -243,11 +244,13 @@ def test_nothing_feasible_names_the_budgets_that_would_work():
         tuning.feasible_configs("wrn", "800k")
     message = str(info.value)
     assert "800,000" in message and "77,850" in message and "89,330,873" in message
-    assert "nearest: 768,526 (wrn-16-2) and 1,079,642 (wrn-22-2)" in message
+    assert ("nearest configurations: wrn-16-2 (691,674 parameters) and wrn-22-2 "
+            "(1,079,642 parameters)") in message
+    assert count_params("wrn-16-2").trainable == 691_674
     # the named budgets do admit something
     assert tuning.feasible_configs("wrn", 77_850)
     assert tuning.feasible_configs("wrn", 89_330_873)
-    assert tuning.feasible_configs("wrn", 768_526)
+    assert [c.key for c in tuning.feasible_configs("wrn", 691_674, depths=(16,))] == ["wrn-16-2"]
     with pytest.raises(ValueError, match="Budgets from"):
         tuning.feasible_configs("wrn", 10, mode="iso")
 
@@ -368,6 +371,12 @@ def test_grid_search_results_table_figure_and_best_model(tmp_path, built, monkey
     model = keras.saving.load_model(result.best_model_path)
     assert sum(math.prod(w.shape) for w in model.trainable_weights) == best["params"]
     assert model.predict(np.zeros((2, 32, 32, 3), "float32"), verbose=0).shape == (2, 10)
+    # it takes raw pixels, and was evaluated once on the test split (held out)
+    digits = data.dataset_info("digits")
+    assert input_normalization(model) == (digits.mean, digits.std)
+    images, labels = data.load_arrays("digits", "test")
+    held_out = float(np.mean(model.predict(images, verbose=0).argmax(1) == labels))
+    assert best["test_accuracy"] == pytest.approx(held_out, abs=1.5 / 360)
     front = tuning.pareto_front(rows)
     assert front and front[0]["params"] == min(r["params"] for r in rows)
     # the figure shades the budget band, from the tuner's space or the stored definition
@@ -492,12 +501,12 @@ def test_cli_list_and_errors(capsys):
         ({"--family": "vgg"}, "family must be one of"),
         ({"--oracle": "sa"}, "oracle must be one of"),
         ({"--tolerance": "0"}, "tolerance must be a fraction"),
-        ({"--mode": "iso", "--widths": "2"}, "widths apply to mode='grid'"),
+        ({"--mode": "iso", "--widths": "2"}, "--widths apply to --mode grid"),
         ({"--depths": "10,27"}, "27 is not a valid depth"),
         ({"--depths": "1o"}, "comma-separated integers"),
         ({"--widths": "0"}, "widths must be positive integers"),
         ({"--budget": "800k", "--widths": "1,2,3"}, "admits no wrn configuration"),
-        ({"--max-trials": "0"}, "max_trials must be an integer >= 1"),
+        ({"--max-trials": "0"}, "--max-trials must be an integer >= 1"),
     ]:
         options = {"--family": "wrn", "--budget": "1.5M", **overrides}
         argv = ["tune"] + [item for pair in options.items() for item in pair]
@@ -510,14 +519,17 @@ def test_cli_list_and_errors(capsys):
 @pytest.mark.slow
 def test_cli_wrn_at_1_5m_runs_end_to_end(tmp_path, capsys, built):
     directory = tmp_path / "tune"
-    argv = ["tune", "--family", "wrn", "--budget", "1.5M", "--mode", "iso", "--depths", "10,16",
+    argv = ["tune", "--family", "wrn", "--budget", "1.5M", "--mode", "iso", "--depths", "10",
             "--dataset", "digits", "--oracle", "bayesian", "--initial-points", "1",
-            "--max-trials", "1", "--epochs", "1", "--recipe", "fast", "--batch-size", "32",
+            "--max-trials", "3", "--epochs", "1", "--recipe", "fast", "--batch-size", "32",
             "--train-samples", "64", "--val-samples", "64", "--no-jit", "--eager",
             "--dir", str(directory)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "[tune] wrn at 1,500,000 parameters" in out and "[tune] trial 1/1 wrn-1" in out
+    assert out.splitlines()[0] == (
+        "[tune] only 1 feasible configuration for --max-trials 3: the search runs 1 trial; "
+        "for more, use a wider --tolerance (now 0.1, e.g. 0.2) or more --depths")
+    assert "[tune] wrn at 1,500,000 parameters" in out and "[tune] trial 1/" in out
     assert "trial  status" in out and "val_accuracy" in out  # the final table
     assert all(1_350_000 <= size <= 1_500_000 for size in built) and built
     for name in ("results.csv", "results.png", "best_model.keras", "search.json"):

@@ -21,7 +21,12 @@ class Style:
     ResNet v1 has them); ``bias_elsewhere``: on convolutions not followed by BatchNorm;
     ``explicit_padding``: pad 3x3 convolutions with a ZeroPadding2D layer even at stride 1;
     ``bn_scale``: BatchNorm learns a scale (gamma); keras.applications InceptionV3 has none.
+    ``kernel_initializer``: of the convolutions built here (``"he_uniform"``; ``"he_normal"``
+    is the papers' choice at 4-5x the draw cost, Keras's own is ``"glorot_uniform"``).
     BatchNorm ``momentum`` follows Keras's convention (0.9 = PyTorch's 0.1).
+    ``padding``: how strided layers pad an even-sized map: ``"keras"`` (TensorFlow's
+    'same': one pixel less at the top and left) or ``"torch"`` (symmetric, PyTorch's
+    ``padding=k // 2``), so PyTorch checkpoints give PyTorch's outputs; MobileNetV2 reads it.
     """
 
     bias_before_bn: bool = False
@@ -30,6 +35,8 @@ class Style:
     bn_momentum: float = 0.9
     explicit_padding: bool = False
     bn_scale: bool = True
+    kernel_initializer: str = P.KERNEL_INITIALIZER
+    padding: str = "keras"
 
 
 DEFAULT_STYLE = Style()
@@ -43,9 +50,10 @@ def channels(x) -> int:
 
 
 def conv(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE, bn_follows=True,
-         groups=1, dilation=1):
+         groups=1, dilation=1, zero_init=False):
     """A convolution named ``{name}_conv``; strided (or explicitly styled) kxk convs get a
-    symmetric ``{name}_pad`` ZeroPadding2D first, as in the reference implementations."""
+    symmetric ``{name}_pad`` ZeroPadding2D first, as in the reference implementations.
+    ``zero_init``: the kernel starts at zero (the last conv of a pre-activation branch)."""
     use_bias = style.bias_before_bn if bn_follows else style.bias_elsewhere
     if channels(x) % groups or filters % groups:
         raise ValueError(f"{name}: groups={groups} must divide the input channels "
@@ -57,20 +65,26 @@ def conv(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE, bn_fol
     else:
         padding = "same"
     return P.Conv(filters, kernel_size, stride, padding=padding, groups=groups,
-                  dilation=dilation, use_bias=use_bias, name=f"{name}_conv")(x)
+                  dilation=dilation, use_bias=use_bias,
+                  kernel_initializer="zeros" if zero_init else style.kernel_initializer,
+                  name=f"{name}_conv")(x)
 
 
-def batch_norm(x, *, name, style=DEFAULT_STYLE):
+def batch_norm(x, *, name, style=DEFAULT_STYLE, zero_init=False):
+    """BatchNorm named ``name``; ``zero_init``: gamma starts at zero (the last BN of a
+    residual branch, so the block starts as the identity: Goyal et al. 2017)."""
     return P.BatchNorm(epsilon=style.bn_epsilon, momentum=style.bn_momentum,
-                       scale=style.bn_scale, name=name)(x)
+                       scale=style.bn_scale, gamma_initializer="zeros" if zero_init else "ones",
+                       name=name)(x)
 
 
 def conv_bn(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE, activation="relu",
-            groups=1, dilation=1):
-    """Conv -> BN (-> activation): layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu``."""
+            groups=1, dilation=1, zero_init=False):
+    """Conv -> BN (-> activation): layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu``;
+    ``zero_init`` starts the BN's gamma at zero."""
     x = conv(x, filters, kernel_size, stride, name=name, style=style, groups=groups,
              dilation=dilation)
-    x = batch_norm(x, name=f"{name}_bn", style=style)
+    x = batch_norm(x, name=f"{name}_bn", style=style, zero_init=zero_init)
     if activation:
         x = P.Act(activation, name=f"{name}_{'relu' if activation == 'relu' else 'act'}")(x)
     return x
@@ -92,11 +106,14 @@ def act_name(name, activation):
     return f"{name}_{'relu' if activation in ('relu', 'relu6') else 'act'}"
 
 
-def correct_pad(x, kernel_size):
+def correct_pad(x, kernel_size, style=DEFAULT_STYLE):
     """Zero-padding ``((top, bottom), (left, right))`` that makes a strided 'valid'
     convolution match TensorFlow's 'same' one: one pixel less at the top and left of
-    an even-sized map (keras.applications' ``imagenet_utils.correct_pad``)."""
+    an even-sized map (keras.applications' ``imagenet_utils.correct_pad``); with
+    ``style.padding == "torch"``, ``k // 2`` on every side as PyTorch pads."""
     kernel = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
+    if style.padding == "torch":
+        return tuple((k // 2, k // 2) for k in kernel)
     adjust = [1 if size is None else 1 - size % 2 for size in spatial(x)]
     return tuple((k // 2 - a, k // 2) for k, a in zip(kernel, adjust, strict=True))
 
@@ -107,7 +124,8 @@ def conv_bn_act(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE,
     padding; layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu`` (``_act`` for other
     activations; none when ``activation=None``)."""
     x = P.Conv(filters, kernel_size, stride, padding=padding, dilation=dilation,
-               use_bias=style.bias_before_bn, name=f"{name}_conv")(x)
+               use_bias=style.bias_before_bn, kernel_initializer=style.kernel_initializer,
+               name=f"{name}_conv")(x)
     x = batch_norm(x, name=f"{name}_bn", style=style)
     return P.Act(activation, name=act_name(name, activation))(x) if activation else x
 
@@ -126,7 +144,8 @@ def shortcut(x, out_channels, stride, *, kind="B", name, style=DEFAULT_STYLE, wi
     if kind == "A":
         return P.ChannelPadShortcut(out_channels, stride, name=f"{name}_0_pad")(x)
     x = P.Conv(out_channels, 1, stride, use_bias=style.bias_before_bn if with_bn
-               else style.bias_elsewhere, name=f"{name}_0_conv")(x)
+               else style.bias_elsewhere, kernel_initializer=style.kernel_initializer,
+               name=f"{name}_0_conv")(x)
     return batch_norm(x, name=f"{name}_0_bn", style=style) if with_bn else x
 
 

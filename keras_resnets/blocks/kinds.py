@@ -68,14 +68,17 @@ class BlockKind:
 @dataclasses.dataclass(frozen=True)
 class ResidualOptions:
     """Options of every residual block: the shortcut (``"A"`` zero-padding, ``"B"``
-    projection, ``"none"`` for a plain net) and squeeze-and-excitation (``se_ratio`` in
-    [0, 1], 0 for none)."""
+    projection, ``"none"`` for a plain net), squeeze-and-excitation (``se_ratio`` in
+    [0, 1], 0 for none) and ``zero_init_residual`` (the branch starts as zero, so the block
+    starts as the identity; see :mod:`keras_resnets.blocks.residual`)."""
 
     shortcut: str = "B"
     se_ratio: float = 0.0
+    zero_init_residual: bool = True
 
     def __post_init__(self):
         C.check_choice("shortcut", self.shortcut, SHORTCUTS)
+        C.check_bool("zero_init_residual", self.zero_init_residual)
         if not C.is_number(self.se_ratio) or not 0 <= self.se_ratio <= 1:
             raise ValueError(f"se_ratio must be a number in [0, 1] (e.g. 0.25; 0 for no "
                              f"squeeze-and-excitation); got {self.se_ratio!r}")

@@ -28,7 +28,8 @@ KERAS_MOBILENET_STYLE = Style(bn_epsilon=1e-3, bn_momentum=0.999)
 
 
 def depthwise_separable_conv(x, filters, stride=1, *, name, style=DEFAULT_STYLE, kernel_size=3,
-                             dilation=1, activation="relu", linear=False, se_ratio=0.0):
+                             dilation=1, activation="relu", linear=False, se_ratio=0.0,
+                             zero_init=False):
     """Depthwise-separable convolution (Howard et al., 2017, MobileNet): a kxk depthwise
     convolution per channel -> BN -> activation, then a 1x1 pointwise convolution mixing
     the channels -> BN (-> activation unless ``linear``).
@@ -39,9 +40,10 @@ def depthwise_separable_conv(x, filters, stride=1, *, name, style=DEFAULT_STYLE,
     as TensorFlow's 'same'). ``se_ratio`` > 0 adds squeeze-and-excitation between the two
     (MobileNetV3, EfficientNet). Weights: ``k*k*C + C*filters`` instead of a full
     convolution's ``k*k*C*filters`` (656 against 4,608 for 3x3, 16 -> 32).
+    ``zero_init`` starts the projection BN's gamma at zero.
     """
     if stride > 1:
-        x = P.ZeroPad(correct_pad(x, kernel_size), name=f"{name}_pad")(x)
+        x = P.ZeroPad(correct_pad(x, kernel_size, style), name=f"{name}_pad")(x)
     x = P.Conv(0, kernel_size, stride, padding="valid" if stride > 1 else "same",
                dilation=dilation, depthwise=True, use_bias=style.bias_before_bn,
                name=f"{name}_depthwise")(x)
@@ -50,15 +52,15 @@ def depthwise_separable_conv(x, filters, stride=1, *, name, style=DEFAULT_STYLE,
     if se_ratio:
         x = squeeze_excite(x, se_ratio, name=name)
     x = P.Conv(filters, 1, use_bias=style.bias_before_bn, name=f"{name}_project")(x)
-    x = batch_norm(x, name=f"{name}_project_BN", style=style)
+    x = batch_norm(x, name=f"{name}_project_BN", style=style, zero_init=zero_init)
     if linear:
         return x
     return P.Act(activation, name=act_name(f"{name}_project", activation))(x)
 
 
 def inverted_residual_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
-                            drop_rate=0.0, dilation=1, se_ratio=0.0, expansion=6, kernel_size=3,
-                            activation="relu6"):
+                            drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True,
+                            expansion=6, kernel_size=3, activation="relu6"):
     """Inverted residual with a linear bottleneck (Sandler et al., 2018, MobileNetV2).
 
     1x1 expansion to ``expansion * C`` channels -> BN -> ReLU6, kxk depthwise -> BN ->
@@ -68,9 +70,11 @@ def inverted_residual_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
     (``"A"`` and ``"B"`` behave alike). ``expansion=1`` has no expansion layer.
     Layers as keras.applications: ``{name}_expand``, ``{name}_expand_BN``,
     ``{name}_expand_relu``, then :func:`depthwise_separable_conv`'s, then ``{name}_add``.
+    ``zero_init_residual``: where there is a sum, the projection BN's gamma starts at zero.
     """
     C.check_choice("shortcut", shortcut, SHORTCUTS)
     C.check_positive_int("expansion", expansion, "6 in MobileNetV2")
+    residual = shortcut != "none" and stride == 1 and channels(x) == filters
     y = x
     if expansion != 1:
         y = P.Conv(expansion * channels(x), 1, use_bias=style.bias_before_bn,
@@ -79,8 +83,8 @@ def inverted_residual_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
         y = P.Act(activation, name=act_name(f"{name}_expand", activation))(y)
     y = depthwise_separable_conv(y, filters, stride, name=name, style=style,
                                  kernel_size=kernel_size, dilation=dilation,
-                                 activation=activation, linear=True, se_ratio=se_ratio)
-    residual = shortcut != "none" and stride == 1 and channels(x) == filters
+                                 activation=activation, linear=True, se_ratio=se_ratio,
+                                 zero_init=zero_init_residual and residual)
     return merge_residual(y, x if residual else None, name=name, drop_rate=drop_rate, se_ratio=0.0,
                           activation=None)
 

@@ -5,7 +5,14 @@ The residual blocks share one signature, which lets the residual engine use any
 of them, or a user's own, as a stage block::
 
     block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
-          drop_rate=0.0, dilation=1, se_ratio=0.0, **block_options)
+          drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True, **block_options)
+
+``zero_init_residual``: each residual branch starts as zero, so every block starts as
+the identity (Goyal et al. 2017, "Accurate, Large Minibatch SGD", Sec. 5.1; timm's
+``zero_init_last``): the branch's last BatchNorm starts with gamma = 0, or its last
+convolution with a zero kernel where no BatchNorm follows it (pre-activation blocks).
+Without it a fresh 1000-layer network's activations grow with every residual sum until
+they overflow. A plain block (``shortcut="none"``) keeps the usual initialisation.
 """
 
 from __future__ import annotations
@@ -43,18 +50,19 @@ def merge_residual(branch, identity, *, name, drop_rate, se_ratio, activation, o
 
 
 def basic_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
-                drop_rate=0.0, dilation=1, se_ratio=0.0):
+                drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True):
     """ResNet v1 basic block (He et al., 2015): 3x3 -> BN -> ReLU -> 3x3 -> BN, add, ReLU."""
     identity = checked_shortcut(x, filters, stride, shortcut, name, style)
     y = conv_bn(x, filters, 3, stride, name=f"{name}_1", style=style, dilation=dilation)
-    y = conv_bn(y, filters, 3, name=f"{name}_2", style=style, activation=None, dilation=dilation)
+    y = conv_bn(y, filters, 3, name=f"{name}_2", style=style, activation=None, dilation=dilation,
+                zero_init=zero_init_residual and identity is not None)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation="relu")
 
 
 def bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
-                     drop_rate=0.0, dilation=1, se_ratio=0.0, expansion=4, groups=1,
-                     base_width=64, stride_in="1x1"):
+                     drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True,
+                     expansion=4, groups=1, base_width=64, stride_in="1x1"):
     """ResNet v1 bottleneck: 1x1 reduce -> 3x3 -> 1x1 expand to ``filters * expansion``.
 
     The 3x3 has ``groups`` groups (ResNeXt's cardinality) and
@@ -69,13 +77,15 @@ def bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcu
     y = conv_bn(x, width, 1, first, name=f"{name}_1", style=style)
     y = conv_bn(y, width, 3, second, name=f"{name}_2", style=style, groups=groups,
                 dilation=dilation)
-    y = conv_bn(y, out, 1, name=f"{name}_3", style=style, activation=None)
+    y = conv_bn(y, out, 1, name=f"{name}_3", style=style, activation=None,
+                zero_init=zero_init_residual and identity is not None)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation="relu")
 
 
 def preact_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
-                 drop_rate=0.0, dilation=1, se_ratio=0.0, kernels=(3, 3), dropout_rate=0.0):
+                 drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True,
+                 kernels=(3, 3), dropout_rate=0.0):
     """Pre-activation block (He et al., 2016; Zagoruyko & Komodakis, 2016).
 
     ``(BN -> ReLU -> conv k)`` for each ``k`` in ``kernels``, dropout between the
@@ -93,15 +103,17 @@ def preact_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B
             y = bn_relu(y, name=f"{name}_{i}", style=style)
             if dropout_rate:
                 y = P.Dropout(dropout_rate, name=f"{name}_{i}_dropout")(y)
+        last = i + 1 == len(kernels)
         y = conv(y, filters, kernel, stride if i == 0 else 1, name=f"{name}_{i + 1}",
-                 style=style, bn_follows=i + 1 < len(kernels), dilation=dilation)
+                 style=style, bn_follows=not last, dilation=dilation,
+                 zero_init=last and zero_init_residual and identity is not None)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation=None, out_name="out")
 
 
 def preact_bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
-                            drop_rate=0.0, dilation=1, se_ratio=0.0, expansion=4, groups=1,
-                            base_width=64):
+                            drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True,
+                            expansion=4, groups=1, base_width=64):
     """Pre-activation bottleneck (He et al., 2016; keras.applications ResNetV2 layout):
     BN -> ReLU -> 1x1 -> BN -> ReLU -> 3x3 (stride) -> BN -> ReLU -> 1x1 expand."""
     width = bottleneck_width(filters, base_width, groups)
@@ -113,7 +125,8 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
     y = conv_bn(preact, width, 1, name=f"{name}_1", style=style)
     y = conv_bn(y, width, 3, stride, name=f"{name}_2", style=style, groups=groups,
                 dilation=dilation)
-    y = conv(y, out, 1, name=f"{name}_3", style=style, bn_follows=False)
+    y = conv(y, out, 1, name=f"{name}_3", style=style, bn_follows=False,
+             zero_init=zero_init_residual and identity is not None)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation=None, out_name="out")
 

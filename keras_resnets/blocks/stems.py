@@ -47,8 +47,12 @@ def cifar_stem(x, stem, *, style):
 
 def mobilenet_stem(x, stem, *, style):
     """3x3/2 convolution ``Conv1`` -> BN ``bn_Conv1`` -> ReLU6 ``Conv1_relu``
-    (keras.applications MobileNetV2)."""
-    x = P.Conv(stem.filters, 3, 2, padding="same", use_bias=style.bias_before_bn,
+    (keras.applications MobileNetV2; with ``style.padding == "torch"`` a symmetric
+    ``Conv1_pad`` first, as PyTorch's)."""
+    padding = "same"
+    if style.padding == "torch":
+        x, padding = P.ZeroPad(1, name="Conv1_pad")(x), "valid"
+    x = P.Conv(stem.filters, 3, 2, padding=padding, use_bias=style.bias_before_bn,
                name="Conv1")(x)
     x = batch_norm(x, name="bn_Conv1", style=style)
     return P.Act("relu6", name="Conv1_relu")(x)

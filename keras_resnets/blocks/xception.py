@@ -18,8 +18,8 @@ KERAS_XCEPTION_STYLE = Style(bn_epsilon=1e-3, bn_momentum=0.99)
 
 
 def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
-                   drop_rate=0.0, dilation=1, se_ratio=0.0, convs=3, activate_first=True,
-                   activation="relu"):
+                   drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True, convs=3,
+                   activate_first=True, activation="relu"):
     """Xception block (Chollet, 2017): separable convolutions with a residual connection.
 
     ``convs`` times (activation -> 3x3 separable conv -> BN), the first activation
@@ -28,7 +28,8 @@ def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut=
     block ends in a 3x3 max-pool and projects the shortcut with a strided 1x1 conv + BN
     (``{name}_0_conv``, ``{name}_0_bn``; option ``"A"`` zero-pads instead).
     Layers as keras.applications: ``{name}_sepconv{i}_act``, ``{name}_sepconv{i}``,
-    ``{name}_sepconv{i}_bn``, ``{name}_pool``, ``{name}_add``.
+    ``{name}_sepconv{i}_bn``, ``{name}_pool``, ``{name}_add``. ``zero_init_residual``:
+    the last BN's gamma starts at zero (where there is a shortcut).
     """
     widths = tuple(filters) if isinstance(filters, (tuple, list)) else (filters,) * convs
     identity = checked_shortcut(x, widths[-1], stride, shortcut, name, style)
@@ -38,7 +39,9 @@ def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut=
             y = P.Act(activation, name=f"{name}_sepconv{i}_act")(y)
         y = P.SeparableConv(width, 3, padding="same", dilation=dilation,
                             use_bias=style.bias_before_bn, name=f"{name}_sepconv{i}")(y)
-        y = batch_norm(y, name=f"{name}_sepconv{i}_bn", style=style)
+        y = batch_norm(y, name=f"{name}_sepconv{i}_bn", style=style,
+                       zero_init=zero_init_residual and identity is not None
+                       and i == len(widths))
     if stride > 1:
         y = P.Pool("max", 3, stride, padding="same", name=f"{name}_pool")(y)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,

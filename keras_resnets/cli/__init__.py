@@ -1,7 +1,10 @@
 """The ``keras-resnets`` command line.
 
-Each sub-command lives in its own module of this package and exposes
-``register(subparsers)``, which adds its parser and sets ``func`` on it.
+``COMMANDS`` names each sub-command, the module of this package that adds its parser
+(``add_parser(subparsers, name, summary)``) and runs it, and its one-line summary.
+Only the sub-command being run gets its full parser, and the modules import
+TensorFlow inside their commands only: ``--help``, ``list`` and ``info`` start in a
+fraction of a second without TensorFlow or Keras.
 
 Example::
 
@@ -13,32 +16,109 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import textwrap
 
-COMMAND_MODULES = ("models", "export", "train", "demo", "tune")
+from keras_resnets import __version__
+
+COMMANDS = {
+    "list": ("models", "list the registered model names"),
+    "info": ("models", "parameters, MACs, layers and published errors of one model"),
+    "train": ("train", "train a model with a paper recipe into a run directory"),
+    "tune": ("tune", "search depth and width at a fixed parameter budget (Keras Tuner)"),
+    "export": ("export", "write a SavedModel or a verified TFLite file"),
+    "demo": ("demo", "train a small Wide ResNet on the offline digits set, then export it"),
+}
+# The commands that run on plain Python; the others import TensorFlow, quietly unless --verbose.
+PLAIN_PYTHON = ("list", "info")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="keras-resnets",
-        description="Residual-family CNNs for Keras 3: build, count, train, tune and export.",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{module_name}").register(subparsers)
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the line breaks of descriptions and examples, and ends the help of every
+    option that takes a value with its default, unless the help already states it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.nargs == 0 or action.required or "default" in text
+                or action.default in (None, argparse.SUPPRESS)):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def command_parser(subparsers, name, summary, description, examples):
+    """The parser of sub-command ``name``: its summary, description and examples, and for
+    a command that imports TensorFlow a ``--verbose`` flag that shows its log lines."""
+    example_lines = "\n".join(f"  {line}" for line in examples)
+    parser = subparsers.add_parser(name, help=summary, description=textwrap.fill(description, 79),
+                                   epilog=f"examples:\n{example_lines}",
+                                   formatter_class=HelpFormatter)
+    if name not in PLAIN_PYTHON:
+        parser.add_argument("--verbose", action="store_true",
+                            help="show TensorFlow's C++ and absl log lines (hidden by default)")
+    parser.set_defaults(command_parser=parser)
     return parser
 
 
+def build_parser(commands=None) -> argparse.ArgumentParser:
+    """The ``keras-resnets`` parser, with the full parsers of ``commands`` (default: all);
+    the other sub-commands are listed with their summaries only."""
+    parser = argparse.ArgumentParser(
+        prog="keras-resnets", formatter_class=HelpFormatter,
+        description="Residual-family CNNs for Keras 3: list, count, train, tune and export.",
+        epilog="examples:\n  keras-resnets list 'wrn-*'\n  keras-resnets info wrn-28-10\n"
+               "  keras-resnets train wrn-10-2 --epochs 2\n"
+               "  keras-resnets COMMAND --help     # the options of one command")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, summary) in COMMANDS.items():
+        if commands is None or name in commands:
+            importlib.import_module(f"{__name__}.{module}").add_parser(subparsers, name, summary)
+        else:
+            subparsers.add_parser(name, help=summary)
+    return parser
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and Keras without their log lines: TensorFlow's C++ code writes
+    some through absl before any threshold applies, so standard error (descriptor 2) points
+    at ``/dev/null`` during the import; later C++ lines (such as a failed CUDA probe on a
+    CPU-only machine) are hidden by ``TF_CPP_MIN_LOG_LEVEL=3`` (unless already set) and
+    Python ones by the log levels. Python exceptions still show."""
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if command in COMMANDS and command not in PLAIN_PYTHON and "--verbose" not in argv:
+        import_tensorflow_quietly()
+    parser = build_parser({command})
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    if not args.command:
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except ValueError as error:
-        print(f"keras-resnets {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, TypeError) as error:  # our checks' messages: one line, exit 2
+        from keras_resnets.cli.words import command_line_words
+
+        message = command_line_words(str(error), args.command_parser)
+        print(f"keras-resnets {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from keras_resnets.training import PRECISIONS, STRATEGIES, list_recipes, train
+from keras_resnets.cli import command_parser
 
 
 def _model_arg(text):
@@ -23,47 +23,70 @@ def _model_arg(text):
         return key.replace("-", "_"), value
 
 
-def register(subparsers):
-    parser = subparsers.add_parser("train", help="train a model with a paper recipe",
-                                   description="Train a registered model; the run directory "
-                                   "receives config, history, curves, best/last models and "
-                                   "metrics. Rerunning the same command resumes a killed run.")
+def add_parser(subparsers, name, summary):
+    from keras_resnets.training import PRECISIONS, STRATEGIES, list_recipes
+
+    parser = command_parser(
+        subparsers, name, summary,
+        "Train a registered model; the run directory receives config, history, curves, "
+        "best/last models and metrics. Rerunning the same command resumes a killed run. "
+        "On a terminal Keras draws its progress bar; in a log (stdout not a terminal) each "
+        "epoch is one plain line, with a heartbeat line every 30 s of a long first epoch.",
+        ["keras-resnets train wrn-10-2 --epochs 2",
+         "keras-resnets train resnet20 --dataset cifar10 --recipe resnet-cifar > train.log",
+         "keras-resnets train wrn-28-10 --dataset cifar10 --recipe wrn --dropout-rate 0.3 "
+         "--precision mixed_bfloat16"])
     parser.add_argument("model", help="a registry name, e.g. wrn-28-10, resnet56, wrn-10-2")
     parser.add_argument("--dataset", default="digits",
                         help="digits (offline), cifar10, cifar100, svhn_cropped or any tfds "
-                        "image classification name (default: digits)")
+                        "image classification name")
     parser.add_argument("--recipe", default="fast", choices=list_recipes(),
-                        help="training recipe (default: fast)")
-    parser.add_argument("--epochs", type=int, help="default: the recipe's; milestones scale")
-    parser.add_argument("--batch-size", type=int, help="global batch; default: the recipe's")
-    parser.add_argument("--lr", type=float, dest="learning_rate", help="peak learning rate")
-    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
+                        help="training recipe (`docs/training.md` describes each)")
+    parser.add_argument("--epochs", type=int,
+                        help="epochs (default: the recipe's; its milestones scale)")
+    parser.add_argument("--batch-size", type=int, help="global batch (default: the recipe's)")
+    parser.add_argument("--lr", type=float, dest="learning_rate",
+                        help="peak learning rate (default: the recipe's)")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="float32, or mixed precision with float16 or bfloat16 compute")
     parser.add_argument("--jit-compile", dest="jit_compile", action="store_const", const=True,
                         default="auto", help="force XLA (default: Keras's auto)")
-    parser.add_argument("--no-jit-compile", dest="jit_compile", action="store_const", const=False)
-    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--no-jit-compile", dest="jit_compile", action="store_const",
+                        const=False, help="never compile with XLA (default: Keras's auto)")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="training steps per call into the compiled function")
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,
                         help="mirrored: TensorFlow MirroredStrategy; data_parallel: JAX "
                         "keras.distribution.DataParallel")
-    parser.add_argument("--run-dir", help="default: runs/<model>-<dataset>-<recipe>")
-    parser.add_argument("--dropout-rate", type=float, help="dropout between convolutions (WRN)")
+    parser.add_argument("--run-dir", help="run directory (default: runs/<model>-<dataset>-<recipe>)")
+    parser.add_argument("--dropout-rate", type=float,
+                        help="dropout between convolutions, WRN only (default: the model's, 0)")
     parser.add_argument("--model-arg", action="append", default=[], type=str, metavar="KEY=VALUE",
-                        help="another model keyword argument (repeatable)")
+                        help="another model keyword argument, repeatable, e.g. "
+                        "drop_path_rate=0.1 (default: none)")
     augment = parser.add_mutually_exclusive_group()
     augment.add_argument("--augment", dest="augment", action="store_const", const=True,
-                         default=None, help="force the dataset's augmentation")
-    augment.add_argument("--no-augment", dest="augment", action="store_const", const=False)
-    parser.add_argument("--cutout", type=int, help="Cutout square side (0 = off)")
-    parser.add_argument("--label-smoothing", type=float)
-    parser.add_argument("--data-dir", help="tfds data_dir (a local copy on offline machines)")
+                         default=None, help="force the dataset's augmentation (default: the "
+                         "recipe's choice)")
+    augment.add_argument("--no-augment", dest="augment", action="store_const", const=False,
+                         help="no augmentation (default: the recipe's choice)")
+    parser.add_argument("--cutout", type=int,
+                        help="Cutout square side in pixels, 0 = off (default: the recipe's)")
+    parser.add_argument("--label-smoothing", type=float,
+                        help="label smoothing factor (default: the recipe's)")
+    parser.add_argument("--data-dir", help="tensorflow-datasets directory, e.g. a local copy "
+                        "on offline machines (default: tensorflow-datasets' own)")
     parser.add_argument("--no-download", dest="download", action="store_false",
-                        help="read data_dir only, never download")
-    parser.add_argument("--seed", type=int, default=0)
+                        help="read --data-dir only, never download")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights, the shuffling and the augmentation")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run")
     parser.set_defaults(func=train_command)
 
 
 def train_command(args):
+    from keras_resnets.training import train
+
     model_kwargs = dict(_model_arg(text) for text in args.model_arg)
     if args.dropout_rate is not None:
         model_kwargs["dropout_rate"] = args.dropout_rate
@@ -76,8 +99,11 @@ def train_command(args):
         data_dir=args.data_dir, download=args.download, seed=args.seed,
         overwrite=args.overwrite)
     metrics = result.metrics
-    print(f"\n{args.model} on {metrics['dataset']}: test accuracy "
-          f"{100 * metrics['test_accuracy']:.2f}%, test loss {metrics['test_loss']:.4f} "
+    best = metrics["best_val_accuracy"]
+    print(f"\n{args.model} on {metrics['dataset']}: best validation accuracy "
+          f"{'-' if best is None else f'{100 * best:.2f}%'} (epoch {metrics['best_epoch']}, "
+          f"best.keras); held-out {metrics['test_split']} accuracy "
+          f"{100 * metrics['test_accuracy']:.2f}%, loss {metrics['test_loss']:.4f} "
           f"after {metrics['epochs']} epochs ({metrics['wall_time_s']:.0f} s); "
           f"run directory {result.run_dir}")
     return 0

@@ -13,55 +13,67 @@ Example::
 
 from __future__ import annotations
 
+from keras_resnets.cli import command_parser
 
-def _int_list(text):
+
+def _int_list(text, flag):
     try:
         return [int(v) for v in text.replace(",", " ").split()]
     except ValueError:
-        raise ValueError(f"expected comma-separated integers such as '10,16,22'; "
+        raise ValueError(f"{flag} must be comma-separated integers such as 10,16,22; "
                          f"got {text!r}") from None
 
 
-def register(subparsers):
-    parser = subparsers.add_parser(
-        "tune", help="search depth and width at a fixed parameter budget (Keras Tuner)",
-        description="Keras Tuner search over the depth and width of a residual family, "
-                    "restricted to the configurations whose parameter count lies within "
-                    "--tolerance below --budget. Prints one line per trial and the results "
-                    "table at the end; writes results.csv, results.png and best_model.keras "
-                    "into --dir. Rerunning the same command resumes an interrupted search.")
+def add_parser(subparsers, name, summary):
+    parser = command_parser(
+        subparsers, name, summary,
+        "Keras Tuner search over the depth and width of a residual family, restricted to "
+        "the configurations whose parameter count lies within --tolerance below --budget. "
+        "Prints one line per trial and the results table at the end; writes results.csv, "
+        "results.png and best_model.keras into --dir. Rerunning the same command resumes "
+        "an interrupted search.",
+        ["keras-resnets tune --family wrn --budget 1.5M --mode iso --list",
+         "keras-resnets tune --family wrn --budget 1.5M --dataset cifar10 --oracle bayesian "
+         "--max-trials 20 --epochs 15 --dir runs/tune",
+         "keras-resnets tune ... --dir /shared/tune --chief --oracle-ip 10.0.0.1 "
+         "--oracle-port 8000"])
     space = parser.add_argument_group("search space")
     space.add_argument("--family", required=True,
                        help="wrn, resnet, resnext or densenet-bc")
     space.add_argument("--budget", required=True,
                        help="trainable parameters: 1500000, 1.5M, 800k")
     space.add_argument("--tolerance", type=float, default=0.1,
-                       help="admit counts down to (1 - tolerance) * budget (default 0.1)")
+                       help="admit counts down to (1 - tolerance) * budget")
     space.add_argument("--mode", default="grid",
                        help="grid: integer widths from --widths; iso: the width solved per "
-                            "depth to meet the budget (default grid)")
-    space.add_argument("--depths", help="comma-separated depths, e.g. 10,16,22,28")
+                            "depth to meet the budget")
+    space.add_argument("--depths", help="comma-separated depths, e.g. 10,16,22,28 "
+                                        "(default: the family's, `--list` shows them)")
     space.add_argument("--widths", help="comma-separated integer widths (grid mode): WRN k, "
-                                        "ResNet multiplier, ResNeXt d, DenseNet growth rate")
-    space.add_argument("--cardinalities", help="ResNeXt cardinalities, e.g. 2,4,8")
+                                        "ResNet multiplier, ResNeXt d, DenseNet growth rate "
+                                        "(default: the family's)")
+    space.add_argument("--cardinalities", help="ResNeXt cardinalities, e.g. 2,4,8 "
+                                               "(default: the family's)")
     space.add_argument("--list", action="store_true",
                        help="print the feasible configurations and exit (no training)")
     search = parser.add_argument_group("search")
     search.add_argument("--oracle", default="random",
-                        help="random, grid, bayesian or hyperband (default random)")
+                        help="random, grid, bayesian or hyperband")
     search.add_argument("--max-trials", type=int, default=10,
                         help="trials at most (Hyperband: set by --epochs and --factor)")
     search.add_argument("--epochs", type=int, default=10,
                         help="epochs per trial (Hyperband: the most epochs of a trial)")
     search.add_argument("--objective", default="val_accuracy",
-                        help="metric to optimise: val_accuracy (default) or val_loss")
+                        help="metric to optimise: val_accuracy or val_loss")
     search.add_argument("--factor", type=int, default=3, help="Hyperband reduction factor")
     search.add_argument("--initial-points", type=int, default=None,
                         help="random trials before Bayesian optimisation models (default 3)")
-    search.add_argument("--seed", type=int, default=None)
+    search.add_argument("--seed", type=int, default=None,
+                        help="seed of the oracle and the trials (default: none, a new search "
+                             "each time)")
     search.add_argument("--dir", default="runs/tune",
-                        help="search directory (default runs/tune); a directory holding "
-                             "another search is refused")
+                        help="search directory; a directory holding another search is "
+                             "refused")
     search.add_argument("--overwrite", action="store_true",
                         help="discard what --dir holds and start afresh")
     training = parser.add_argument_group("training of each trial")
@@ -72,13 +84,16 @@ def register(subparsers):
                                "densenet; 'fast' for quick runs)")
     training.add_argument("--batch-size", type=int, default=None,
                           help="default: the recipe's")
-    training.add_argument("--train-split", default=None)
+    training.add_argument("--train-split", default=None,
+                          help="split the trials train on (default: the dataset's training "
+                               "split)")
     training.add_argument("--val-split", default=None,
                           help="split that scores the trials (default: the held-out split)")
     training.add_argument("--train-samples", type=int, default=None,
-                          help="cap the training examples per epoch (quick runs)")
+                          help="cap the training examples per epoch, for quick runs "
+                               "(default: all)")
     training.add_argument("--val-samples", type=int, default=None,
-                          help="cap the validation examples")
+                          help="cap the validation examples (default: all)")
     training.add_argument("--no-jit", action="store_true",
                           help="no XLA compilation (faster for tiny models on CPU)")
     training.add_argument("--eager", action="store_true",
@@ -102,9 +117,10 @@ def register(subparsers):
 def _space_arguments(args):
     return dict(
         tolerance=args.tolerance, mode=args.mode,
-        depths=_int_list(args.depths) if args.depths else None,
-        widths=_int_list(args.widths) if args.widths else None,
-        cardinalities=_int_list(args.cardinalities) if args.cardinalities else None)
+        depths=_int_list(args.depths, "--depths") if args.depths else None,
+        widths=_int_list(args.widths, "--widths") if args.widths else None,
+        cardinalities=(_int_list(args.cardinalities, "--cardinalities")
+                       if args.cardinalities else None))
 
 
 def list_command(args):

@@ -31,7 +31,7 @@ from keras_resnets import primitives as P
 from keras_resnets._checks import check_choice, check_options, check_positive_int
 from keras_resnets.blocks.dense import CLIQUE_VARIANTS, CliqueOptions
 from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import register_family
+from keras_resnets.registry import PaperErrors, register_family
 
 VARIANTS = CLIQUE_VARIANTS
 """Which features form the block feature (pooled for the classifier) and which go on to
@@ -240,8 +240,10 @@ register_family(
     "cliquenet", r"cliquenet-(\d+)-(\d+)", _cifar_from_name,
     ["cliquenet-12-36", "cliquenet-15-64", "cliquenet-15-80", "cliquenet-18-80"],
     CLIQUENET_PAPER,
-    # CIFAR-10 / CIFAR-100 / SVHN test error (%), no data augmentation, Table 3.
-    {"cliquenet-12-36": "5.93 / 27.32 / 1.77", "cliquenet-15-64": "5.12 / 23.98 / 1.62",
-     "cliquenet-15-80": "5.10 / 23.32 / 1.56", "cliquenet-18-80": "5.06 / 23.14 / 1.51"})
+    PaperErrors("Yang et al. 2018, Table 3, no data augmentation", ("CIFAR-10", "CIFAR-100", "SVHN"),
+                {"cliquenet-12-36": ("5.93", "27.32", "1.77"),
+                 "cliquenet-15-64": ("5.12", "23.98", "1.62"),
+                 "cliquenet-15-80": ("5.10", "23.32", "1.56"),
+                 "cliquenet-18-80": ("5.06", "23.14", "1.51")}))
 register_family("cliquenet", r"cliquenet-(s\d+)", _imagenet_from_name,
                 [f"cliquenet-{size}" for size in IMAGENET_LAYOUTS], CLIQUENET_PAPER)

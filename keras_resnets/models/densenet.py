@@ -22,7 +22,7 @@ from __future__ import annotations
 from keras_resnets import blocks as B
 from keras_resnets._checks import check_choice, check_options, check_positive_int
 from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import TuningAxes, register_family
+from keras_resnets.registry import PaperErrors, TuningAxes, register_family
 
 IMAGENET_LAYOUTS = {
     121: ((6, 12, 24, 16), 32),
@@ -208,20 +208,21 @@ def _cifar_from_name(bc):
 
 DENSENET_PAPER = ("Huang, Liu, van der Maaten, Weinberger: Densely Connected Convolutional "
                   "Networks, CVPR 2017 (arXiv:1608.06993)")
+DENSENET_CIFAR_SOURCE = "Huang et al. 2017, Table 2, standard augmentation (C10+, C100+)"
 
 register_family(
     "densenet", r"densenet(\d+)", _imagenet_from_name,
     ["densenet121", "densenet161", "densenet169", "densenet201", "densenet264"],
     DENSENET_PAPER,
-    # ImageNet single-crop top-1 / top-5 error (%), Huang et al. Table 3.
-    {"densenet121": "25.02 / 7.71", "densenet169": "23.80 / 6.85",
-     "densenet201": "22.58 / 6.34", "densenet264": "22.15 / 6.12"})
+    PaperErrors("Huang et al. 2017, Table 3, single crop", ("ImageNet top-1", "ImageNet top-5"),
+                {"densenet121": ("25.02", "7.71"), "densenet169": ("23.80", "6.85"),
+                 "densenet201": ("22.58", "6.34"), "densenet264": ("22.15", "6.12")}))
 register_family(
     "densenet", r"densenet-bc-(\d+)-(\d+)", _cifar_from_name(True),
     ["densenet-bc-100-12", "densenet-bc-250-24", "densenet-bc-190-40"], DENSENET_PAPER,
-    # CIFAR-10+ / CIFAR-100+ test error (%, standard augmentation), Huang et al. Table 2.
-    {"densenet-bc-100-12": "4.51 / 22.27", "densenet-bc-250-24": "3.62 / 17.60",
-     "densenet-bc-190-40": "3.46 / 17.18"},
+    PaperErrors(DENSENET_CIFAR_SOURCE, ("CIFAR-10", "CIFAR-100"),
+                {"densenet-bc-100-12": ("4.51", "22.27"), "densenet-bc-250-24": ("3.62", "17.60"),
+                 "densenet-bc-190-40": ("3.46", "17.18")}),
     tuning=TuningAxes("densenet-bc", "growth rate k", (40, 64, 100, 136, 190),
                       (12, 16, 24, 32, 40),
                       lambda depth, width, _: f"densenet-bc-{depth}-{int(width)}",
@@ -229,5 +230,6 @@ register_family(
 register_family(
     "densenet", r"densenet-(\d+)-(\d+)", _cifar_from_name(False),
     ["densenet-40-12", "densenet-100-12", "densenet-100-24"], DENSENET_PAPER,
-    {"densenet-40-12": "5.24 / 24.42", "densenet-100-12": "4.10 / 20.20",
-     "densenet-100-24": "3.74 / 19.25"})
+    PaperErrors(DENSENET_CIFAR_SOURCE, ("CIFAR-10", "CIFAR-100"),
+                {"densenet-40-12": ("5.24", "24.42"), "densenet-100-12": ("4.10", "20.20"),
+                 "densenet-100-24": ("3.74", "19.25")}))

@@ -22,7 +22,7 @@ from keras_resnets._checks import check_options
 from keras_resnets.blocks.inception import Factorized, InceptionOptions, Split
 from keras_resnets.blocks.plain import ConvBNActOptions, PoolOptions
 from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import register_family
+from keras_resnets.registry import PaperErrors, register_family
 
 
 def _modules():
@@ -95,5 +95,5 @@ register_family(
     ["inceptionv3"],
     "Szegedy, Vanhoucke, Ioffe, Shlens, Wojna: Rethinking the Inception Architecture for "
     "Computer Vision, CVPR 2016 (arXiv:1512.00567)",
-    # ImageNet top-1 error (%), single crop, Szegedy et al. 2016, Table 3 (Inception-v3).
-    {"inceptionv3": "21.2"})
+    PaperErrors("Szegedy et al. 2016, Table 3, single crop", ("ImageNet top-1",),
+                {"inceptionv3": ("21.2",)}))

@@ -16,11 +16,13 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+
 from keras_resnets import blocks as B
-from keras_resnets._checks import check_options, check_width
+from keras_resnets._checks import check_choice, check_options, check_width
 from keras_resnets.blocks.mobile import PointwiseConvOptions
 from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import register_family
+from keras_resnets.registry import PaperErrors, register_family
 from keras_resnets.weights import MOBILENET_V2_ALPHAS
 
 LAYOUT = (
@@ -47,10 +49,11 @@ def _alpha_name(alpha):
     return str(float(alpha))  # 0.35, 0.5, 1.0: as in Keras's file names
 
 
-def mobilenet_v2_spec(alpha=1.0) -> NetworkSpec:
+def mobilenet_v2_spec(alpha=1.0, padding="keras") -> NetworkSpec:
     """The spec behind :func:`MobileNetV2`: Conv 3x3/2 -> 17 inverted residual blocks
     (:data:`LAYOUT`) -> 1x1 conv -> head."""
     check_width("alpha", alpha)
+    check_choice("padding", padding, ("keras", "torch"))
     alpha = float(alpha)
     stages = tuple(
         Stage(repeats, make_divisible(int(filters * alpha)), stride, kind="inverted_residual",
@@ -64,12 +67,13 @@ def mobilenet_v2_spec(alpha=1.0) -> NetworkSpec:
         name=f"mobilenetv2-{_alpha_name(alpha)}",
         stages=stages,
         stem=Stem("mobilenet", make_divisible(32 * alpha)),
-        style=B.KERAS_MOBILENET_STYLE,
-        keras_weights=f"mobilenetv2_{alpha}" if alpha in MOBILENET_V2_ALPHAS else None,
+        style=dataclasses.replace(B.KERAS_MOBILENET_STYLE, padding=padding),
+        keras_weights=f"mobilenetv2_{alpha}" if alpha in MOBILENET_V2_ALPHAS
+        and padding == "keras" else None,
     )
 
 
-def MobileNetV2(alpha=1.0, *, weights=None, **kwargs):
+def MobileNetV2(alpha=1.0, *, padding="keras", weights=None, **kwargs):
     """MobileNetV2, layer for layer as keras.applications ``MobileNetV2``.
 
     Args:
@@ -77,13 +81,19 @@ def MobileNetV2(alpha=1.0, *, weights=None, **kwargs):
             ``alpha > 1``). ``weights="imagenet"`` needs one of 0.35, 0.5, 0.75, 1.0,
             1.3, 1.4, and loads Keras's file for the input size (96, 128, 160, 192 or 224;
             other sizes get the 224 file with a warning, as in Keras).
+        padding: ``"keras"`` (TensorFlow's 'same' for the strided layers, as Keras's files
+            were trained) or ``"torch"`` (symmetric, as torchvision's ``mobilenet_v2``:
+            its checkpoints then give its logits).
         weights: ``None``, ``"imagenet"`` or the path of a weights file.
         **kwargs: the other keras.applications arguments (``include_top``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
             ``classifier_activation``, ``name``) plus ``drop_path_rate`` (stochastic
             depth on the residual blocks) and ``features_only``.
     """
-    spec = mobilenet_v2_spec(alpha)
+    spec = mobilenet_v2_spec(alpha, padding)
+    if weights == "imagenet" and padding != "keras":
+        raise ValueError(f"MobileNetV2 padding must be 'keras' for weights='imagenet' (Keras's "
+                         f"files were trained with it); got padding={padding!r}")
     if weights == "imagenet" and spec.keras_weights is None:
         raise ValueError(f"MobileNetV2 alpha must be one of "
                          f"{', '.join(map(str, MOBILENET_V2_ALPHAS))} for weights='imagenet' "
@@ -92,8 +102,8 @@ def MobileNetV2(alpha=1.0, *, weights=None, **kwargs):
 
 
 def _from_name(match, **options):
-    check_options("MobileNetV2", options, ())
-    return mobilenet_v2_spec(float(match.group(1)))
+    check_options("MobileNetV2", options, ("padding",))
+    return mobilenet_v2_spec(float(match.group(1)), **options)
 
 
 register_family(
@@ -101,5 +111,5 @@ register_family(
     [f"mobilenetv2-{_alpha_name(a)}" for a in MOBILENET_V2_ALPHAS],
     "Sandler, Howard, Zhu, Zhmoginov, Chen: MobileNetV2: Inverted Residuals and Linear "
     "Bottlenecks, CVPR 2018 (arXiv:1801.04381)",
-    # ImageNet top-1 error (%), Sandler et al. 2018, Table 4 (224x224).
-    {"mobilenetv2-1.0": "28.0", "mobilenetv2-1.4": "25.3"})
+    PaperErrors("Sandler et al. 2018, Table 4, 224x224", ("ImageNet top-1",),
+                {"mobilenetv2-1.0": ("28.0",), "mobilenetv2-1.4": ("25.3",)}))

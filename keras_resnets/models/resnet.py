@@ -14,10 +14,17 @@ Example::
 from __future__ import annotations
 
 from keras_resnets import blocks as B
-from keras_resnets._checks import check_choice, check_width, scaled
+from keras_resnets._checks import (
+    check_bool,
+    check_choice,
+    check_keywords,
+    check_positive_int,
+    check_width,
+    scaled,
+)
 from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
-from keras_resnets.registry import TuningAxes, format_number, register_family
+from keras_resnets.registry import PaperErrors, TuningAxes, format_number, register_family
 
 IMAGENET_LAYOUTS = {depth: ("basic" if depth < 50 else "bottleneck", blocks)
                     for depth, blocks in IMAGENET_BLOCKS.items()}
@@ -48,11 +55,17 @@ def _cifar_blocks_per_stage(depth, block):
 
 
 def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block=None,
-                se_ratio=0.0) -> NetworkSpec:
+                se_ratio=0.0, stride_at_end=None) -> NetworkSpec:
     """The spec behind :func:`ResNet` (same arguments)."""
+    check_positive_int("depth", depth, f"18, 50 with stem='imagenet'; {CIFAR_BASIC_EXAMPLES} "
+                                       "with stem='cifar'")
     check_choice("version", version, VERSIONS)
     check_choice("stem", stem, ("imagenet", "cifar"))
     check_width("width", width)
+    if stride_at_end is not None:
+        check_bool("stride_at_end", stride_at_end)
+    else:
+        stride_at_end = version == 2 and stem == "imagenet"
     if shortcut is not None:
         check_choice("shortcut", shortcut, B.SHORTCUTS)
     if isinstance(block, str):
@@ -68,7 +81,7 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         kind, counts = IMAGENET_LAYOUTS[depth]
         kind = layout_block if layout_block in ("basic", "bottleneck") else kind
         filters = IMAGENET_WIDTHS
-        strides = (2, 2, 2, 1) if preact else IMAGENET_STRIDES
+        strides = (2, 2, 2, 1) if stride_at_end else IMAGENET_STRIDES
         stem_filters, input_shape, classes = 64, (224, 224, 3), 1000
         shortcut = shortcut or "B"
     else:
@@ -78,7 +91,8 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         stem_filters, input_shape, classes = 16, (32, 32, 3), 10
         shortcut = shortcut or ("A" if kind == "basic" and not preact else "B")
     keras_compatible = (stem == "imagenet" and depth in KERAS_DEPTHS and version in (1, 2)
-                        and width == 1 and shortcut == "B" and not se_ratio and block is None)
+                        and width == 1 and shortcut == "B" and not se_ratio and block is None
+                        and stride_at_end == (preact and stem == "imagenet"))
     if version == 1.5:
         options["stride_in"] = "3x3"
     if layout_block == "custom":
@@ -98,7 +112,7 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         style=(B.KERAS_V2_STYLE if preact else B.KERAS_V1_STYLE) if keras_compatible
         else B.DEFAULT_STYLE,
         shortcut=shortcut,
-        stride_at_end=preact and stem == "imagenet",
+        stride_at_end=stride_at_end,
         block_options=options,
         default_input_shape=input_shape,
         default_classes=classes,
@@ -107,7 +121,7 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
 
 
 def ResNet(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block=None,
-           se_ratio=0.0, **kwargs):
+           se_ratio=0.0, stride_at_end=None, **kwargs):
     """A ResNet of any published depth.
 
     Args:
@@ -126,13 +140,16 @@ def ResNet(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block
             depth >= 164), or any other name of
             :data:`keras_resnets.blocks.RESIDUAL_BLOCKS` or a block function, used as is.
         se_ratio: squeeze-and-excitation on every block when > 0 (e.g. 0.25).
+        stride_at_end: each stage strides in its last block (True) or its first (False);
+            default: the last for ImageNet ``version=2`` (keras.applications ResNetV2),
+            the first otherwise. ``version=2, stride_at_end=False`` is timm's ResNetV2.
         **kwargs: the keras.applications arguments (``include_top``, ``weights``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
             ``classifier_activation``, ``name``) plus ``drop_path_rate`` and
             ``features_only``.
     """
     spec = resnet_spec(depth, version=version, stem=stem, width=width, shortcut=shortcut,
-                       block=block, se_ratio=se_ratio)
+                       block=block, se_ratio=se_ratio, stride_at_end=stride_at_end)
     return build_model(spec, **kwargs)
 
 
@@ -155,6 +172,7 @@ ResNet18V2, ResNet34V2, ResNet50V2, ResNet101V2, ResNet152V2, ResNet200V2 = (
 
 
 def _resnet_from_name(match, **options):
+    check_keywords(match.group(0), options, resnet_spec, skip=("depth",))
     depth, v2, width = int(match.group(1)), bool(match.group(2)), match.group(3)
     stem = "imagenet" if depth in IMAGENET_LAYOUTS else "cifar"
     if width is not None:
@@ -164,6 +182,7 @@ def _resnet_from_name(match, **options):
 
 
 def _preact_from_name(match, **options):
+    check_keywords(match.group(0), options, resnet_spec, skip=("depth",))
     return resnet_spec(int(match.group(1)), **{"version": 2, "stem": "cifar", **options})
 
 
@@ -175,14 +194,29 @@ register_family(
     [f"resnet{d}" for d in IMAGENET_LAYOUTS] + [f"resnet{d}v2" for d in IMAGENET_LAYOUTS]
     + [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)],
     HE_2015,
-    # CIFAR-10 test error (%), He et al. 2015, Table 6.
-    {"resnet20": "8.75", "resnet32": "7.51", "resnet44": "7.17", "resnet56": "6.97",
-     "resnet110": "6.43", "resnet1202": "7.93"},
+    PaperErrors("He et al. 2015, Table 6", ("CIFAR-10",),
+                {"resnet20": ("8.75",), "resnet32": ("7.51",), "resnet44": ("7.17",),
+                 "resnet56": ("6.97",), "resnet110": ("6.43",), "resnet1202": ("7.93",)}),
     tuning=TuningAxes("resnet", "width multiplier", (20, 32, 44, 56, 110), tuple(range(1, 9)),
                       lambda depth, width, _: f"resnet{depth}-w{format_number(width)}",
                       recipe="resnet-cifar"))
 register_family(
     "preact-resnet", r"preact-resnet(\d+)", _preact_from_name,
     ["preact-resnet164", "preact-resnet1001"], HE_2016,
-    # CIFAR-10 / CIFAR-100 test error (%), He et al. 2016, Table 4.
-    {"preact-resnet164": "5.46 / 24.33", "preact-resnet1001": "4.92 / 22.71"})
+    PaperErrors("He et al. 2016, Table 4", ("CIFAR-10", "CIFAR-100"),
+                {"preact-resnet164": ("5.46", "24.33"), "preact-resnet1001": ("4.92", "22.71")}))
+
+
+def _v15_from_name(match, **options):
+    check_keywords(match.group(0), options, resnet_spec, skip=("depth", "version"))
+    depth = int(match.group(1))
+    if depth not in IMAGENET_LAYOUTS:
+        raise ValueError(f"ResNet v1.5 is an ImageNet layout: depth must be one of "
+                         f"{', '.join(map(str, IMAGENET_LAYOUTS))}; got {depth} "
+                         "(e.g. 'resnet50-v1.5')")
+    return resnet_spec(depth, **{"version": 1.5, **options})
+
+
+register_family(
+    "resnet", r"resnet(\d+)-v1\.5", _v15_from_name,
+    ["resnet50-v1.5", "resnet101-v1.5", "resnet152-v1.5"], HE_2015)

@@ -13,16 +13,17 @@ Example::
 
 from __future__ import annotations
 
-from keras_resnets._checks import check_choice, check_positive_int
+from keras_resnets._checks import check_choice, check_keywords, check_positive_int
 from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
-from keras_resnets.registry import TuningAxes, register_family
+from keras_resnets.registry import PaperErrors, TuningAxes, register_family
 
 IMAGENET_DEPTHS = (50, 101, 152)
 
 
 def resnext_spec(depth, cardinality, bottleneck_width, *, stem=None) -> NetworkSpec:
     """The spec behind :func:`ResNeXt` (same arguments)."""
+    check_positive_int("depth", depth, "50, 101, 152; 29 with stem='cifar'")
     check_positive_int("cardinality", cardinality, "8, 16, 32")
     check_positive_int("bottleneck_width", bottleneck_width, "4, 8, 64")
     stem = stem or ("cifar" if depth not in IMAGENET_DEPTHS else "imagenet")
@@ -75,6 +76,8 @@ def ResNeXt29(cardinality=16, bottleneck_width=64, **kwargs):
 
 
 def _resnext_from_name(match, **options):
+    check_keywords(match.group(0), options, resnext_spec,
+                   skip=("depth", "cardinality", "bottleneck_width"))
     return resnext_spec(*(int(g) for g in match.groups()), **options)
 
 
@@ -84,8 +87,8 @@ register_family(
      "resnext29-16x64d"],
     "Xie, Girshick, Dollar, Tu, He: Aggregated Residual Transformations for Deep Neural "
     "Networks, CVPR 2017 (arXiv:1611.05431)",
-    # CIFAR-10 / CIFAR-100 test error (%), Xie et al., Table 7.
-    {"resnext29-8x64d": "3.65 / 17.77", "resnext29-16x64d": "3.58 / 17.31"},
+    PaperErrors("Xie et al. 2017, Table 7", ("CIFAR-10", "CIFAR-100"),
+                {"resnext29-8x64d": ("3.65", "17.77"), "resnext29-16x64d": ("3.58", "17.31")}),
     tuning=TuningAxes("resnext", "bottleneck width d", (11, 20, 29), (4, 8, 16, 32, 64),
                       lambda depth, width, cardinality: f"resnext{depth}-{cardinality}x{width}d",
                       recipe="resnet-cifar", cardinalities=(1, 2, 4, 8, 16, 32),

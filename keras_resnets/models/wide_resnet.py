@@ -7,7 +7,7 @@ picks the paper's block types (its Table 1) and ``deepening`` its factor l (Tabl
 
 Example::
 
-    model = WideResNet(28, 10)                       # WRN-28-10: 36,479,194 parameters
+    model = WideResNet(28, 10)                       # WRN-28-10: 36,479,194 trainable parameters
     model = WideResNet(40, 4, dropout_rate=0.3, classes=100)
     model = WideResNet(22, 2, block_type="B(3,1,3)")
 """
@@ -17,10 +17,17 @@ from __future__ import annotations
 import re
 
 from keras_resnets import blocks as B
-from keras_resnets._checks import check_positive_int, check_rate, check_width, scaled
+from keras_resnets._checks import (
+    check_keywords,
+    check_options,
+    check_positive_int,
+    check_rate,
+    check_width,
+    scaled,
+)
 from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
-from keras_resnets.registry import TuningAxes, format_number, register_family
+from keras_resnets.registry import PaperErrors, TuningAxes, format_number, register_family
 
 BLOCK_TYPES = {
     "B(3,3)": (3, 3),
@@ -133,12 +140,14 @@ def WideResNet101_2(**kwargs):
 
 
 def _wrn_from_name(match, **options):
+    check_keywords(match.group(0), options, wide_resnet_spec, skip=("depth", "width"))
     width = float(match.group(2))
     return wide_resnet_spec(int(match.group(1)), int(width) if width.is_integer() else width,
                             **options)
 
 
-def _wide_bottleneck_from_name(match):
+def _wide_bottleneck_from_name(match, **options):
+    check_options(match.group(0), options, ())
     return wide_bottleneck_spec(int(match.group(1)))
 
 
@@ -148,9 +157,9 @@ register_family(
     "wide-resnet", r"wrn-(\d+)-(\d+(?:\.\d+)?)", _wrn_from_name,
     ["wrn-16-4", "wrn-16-8", "wrn-16-10", "wrn-22-8", "wrn-28-10", "wrn-40-4", "wrn-40-8"],
     WRN_PAPER,
-    # CIFAR-10 / CIFAR-100 test error (%), Zagoruyko & Komodakis, Table 4 (no dropout).
-    {"wrn-16-4": "5.02 / 24.03", "wrn-16-8": "4.81 / 22.07", "wrn-28-10": "4.00 / 19.25",
-     "wrn-40-4": "4.97 / 22.89"},
+    PaperErrors("Zagoruyko & Komodakis 2016, Table 4, no dropout", ("CIFAR-10", "CIFAR-100"),
+                {"wrn-16-4": ("5.02", "24.03"), "wrn-16-8": ("4.81", "22.07"),
+                 "wrn-28-10": ("4.00", "19.25"), "wrn-40-4": ("4.97", "22.89")}),
     tuning=TuningAxes("wrn", "width factor k", (10, 16, 22, 28, 34, 40), tuple(range(1, 13)),
                       lambda depth, width, _: f"wrn-{depth}-{format_number(width)}",
                       recipe="wrn"))

@@ -18,7 +18,7 @@ from keras_resnets import blocks as B
 from keras_resnets._checks import check_options
 from keras_resnets.blocks.xception import SeparableConvsOptions
 from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import register_family
+from keras_resnets.registry import PaperErrors, register_family
 
 FLOWS = (
     # separable conv widths, stride, leading activation: block2, block3, ...
@@ -63,5 +63,4 @@ register_family(
     ["xception"],
     "Chollet: Xception: Deep Learning with Depthwise Separable Convolutions, CVPR 2017 "
     "(arXiv:1610.02357)",
-    # ImageNet top-1 error (%), Chollet 2017, Table 1.
-    {"xception": "21.0"})
+    PaperErrors("Chollet 2017, Table 1", ("ImageNet top-1",), {"xception": ("21.0",)}))

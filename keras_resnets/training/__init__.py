@@ -7,8 +7,9 @@
   (TensorFlow) and ``data_parallel`` (JAX) strategies.
 * :mod:`~keras_resnets.training.rundir`: the run directory (``config.json``,
   ``history.csv``/``history.json``, ``curves.png``, ``last.keras``, ``best.keras``,
-  ``metrics.json``) and the ``backup/`` that lets a rerun of the same call resume at
-  the last completed epoch.
+  ``metrics.json``), locked while a run uses it.
+* :mod:`~keras_resnets.training.backup`: the ``backup/`` that lets a rerun of the same
+  call resume at the last completed epoch, bit for bit.
 * :mod:`~keras_resnets.training.trainer`: :func:`train`, which ties them together.
 
 The training ``loss`` includes the L2 penalty; ``xent`` is the cross-entropy alone.

@@ -31,7 +31,8 @@ DECAYED_KERNELS = ("_kernel", "kernel", "depthwise_kernel", "pointwise_kernel")
 class TrainingRecipe:
     """A paper's training recipe. The run lasts ``epochs`` epochs, or ``steps``
     iterations when set (He et al. count iterations); ``milestones`` are in that same
-    unit and scale proportionally when a run is given another length.
+    unit and scale proportionally when a run is given another length, and the linear
+    warm-up lasts ``warmup_fraction`` of the run, whatever its length.
 
     Example: ``dataclasses.replace(get_recipe("wrn"), name="wrn-short", epochs=20,
     milestones=(6, 12, 16))``.
@@ -50,7 +51,7 @@ class TrainingRecipe:
     schedule: str = "step"
     milestones: tuple = ()
     decay_factor: float = 0.1
-    warmup_epochs: float = 0.0
+    warmup_fraction: float = 0.0
     label_smoothing: float = 0.0
     augment: bool = True
     pad_mode: str = "constant"
@@ -64,6 +65,9 @@ class TrainingRecipe:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"TrainingRecipe schedule must be one of {', '.join(SCHEDULES)}; "
                              f"got {self.schedule!r}")
+        if not is_number(self.warmup_fraction) or not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"TrainingRecipe warmup_fraction must be in [0, 1) (e.g. 0.0, "
+                             f"0.0667: 2 epochs of 30); got {self.warmup_fraction!r}")
         if self.pad_mode not in data_lib.PAD_MODES:
             raise ValueError(f"TrainingRecipe pad_mode must be one of "
                              f"{', '.join(data_lib.PAD_MODES)}; got {self.pad_mode!r}")
@@ -98,7 +102,7 @@ class TrainingRecipe:
         peak = self.learning_rate if learning_rate is None else learning_rate
         total = epochs * steps_per_epoch
         if self.schedule == "cosine":
-            warmup = min(int(round(self.warmup_epochs * steps_per_epoch)), total - 1)
+            warmup = min(int(round(self.warmup_fraction * total)), total - 1)
             return keras.optimizers.schedules.CosineDecay(
                 initial_learning_rate=peak / max(warmup, 1) if warmup else peak,
                 decay_steps=total - warmup, alpha=0.0,
@@ -153,12 +157,13 @@ RECIPES = {r.name: r for r in (
         learning_rate=0.1, batch_size=64, epochs=300, weight_decay=1e-4, milestones=(150, 225),
         augment=False),
     TrainingRecipe(
-        name="fast", summary="quick results: SGD Nesterov 0.9, linear warm-up (2 epochs) then "
-        "cosine to 0 over 30 epochs, lr 0.1, weight decay 5e-4, label smoothing 0.1, batch 128",
+        name="fast", summary="quick results: SGD Nesterov 0.9, linear warm-up over the first "
+        "1/15 of the run (2 of 30 epochs) then cosine to 0, lr 0.1, weight decay 5e-4, label "
+        "smoothing 0.1, batch 128",
         reference="Goyal et al. 2017 (warm-up); Loshchilov & Hutter, SGDR, ICLR 2017 (cosine); "
         "Szegedy et al., CVPR 2016 (label smoothing)",
         learning_rate=0.1, batch_size=128, epochs=30, weight_decay=5e-4, schedule="cosine",
-        warmup_epochs=2, label_smoothing=0.1),
+        warmup_fraction=round(2 / 30, 4), label_smoothing=0.1),
 )}
 
 

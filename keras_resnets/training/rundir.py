@@ -1,14 +1,15 @@
 """The run directory: settings, per-epoch history and models, backups for resuming, metrics.
 
 Every file is written atomically (:mod:`keras_resnets._io`): a reader, or a run killed
-mid-write, sees the old file or the new one. ``backup/`` holds the
-``keras.callbacks.BackupAndRestore`` state (weights, optimizer state, epoch) while the
-run is unfinished, so the same call resumes at the last completed epoch.
+mid-write, sees the old file or the new one. ``backup/`` holds the training state
+(:mod:`keras_resnets.training.backup`) while the run is unfinished, so the same call
+resumes at the last completed epoch.
 
 Example::
 
+    check_resumable("runs/r1", {"epochs": 2})                     # before any work
     prepare_run_dir("runs/r1", {"epochs": 2}, overwrite=False)   # writes config.json
-    callbacks = [RunRecorder("runs/r1"), backup_callback("runs/r1")]
+    callbacks = [RunRecorder("runs/r1"), RunBackup("runs/r1")]
     finish_run("runs/r1", {"test_accuracy": 0.99})               # metrics.json
 """
 
@@ -19,7 +20,6 @@ import io
 import math
 import os
 import platform
-import shutil
 import tempfile
 import time
 import warnings
@@ -29,17 +29,18 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnets._io import (
+    StateFileError,
     atomic_write,
     read_json,
     remove_stale_temporaries,
     write_json,
     write_text,
 )
+from keras_resnets.training.backup import remove_backup
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
 HISTORY_JSON = "history.json"
-BACKUP_DIR = "backup"
 # What a run writes besides config.json; overwrite=True removes these.
 RUN_OUTPUTS = (HISTORY_JSON, "history.csv", METRICS, "best.keras", "last.keras", "curves.png")
 RESTART_REMEDY = "pass overwrite=True (--overwrite) to start the run over"
@@ -70,12 +71,19 @@ def environment_record() -> dict:
             "cpu_count": os.cpu_count()}
 
 
-def _refuse_other_runs(run_dir, config):
-    """A finished run is kept; an unfinished one resumes only with the same settings."""
+def check_resumable(run_dir, config):
+    """Refuse ``run_dir`` if it holds a finished run, or an unfinished one with settings
+    other than ``config``; an unfinished one with the same settings resumes.
+
+    Example: ``check_resumable("runs/r1", {"epochs": 2})``.
+    """
     if os.path.exists(os.path.join(run_dir, METRICS)):
         raise ValueError(f"run_dir {run_dir!r} already holds a finished run (metrics.json); "
                          f"choose another run_dir or pass overwrite=True (--overwrite)")
     old = read_json(os.path.join(run_dir, CONFIG), remedy=RESTART_REMEDY)
+    if old is not None and not isinstance(old.get("run"), dict):
+        raise StateFileError(f"{os.path.join(run_dir, CONFIG)} has no run settings; "
+                             f"{RESTART_REMEDY}")
     if old is not None and old.get("run") != config:
         changed = sorted(k for k in set(config) | set(old["run"])
                          if config.get(k) != old["run"].get(k))
@@ -95,25 +103,13 @@ def prepare_run_dir(run_dir, config, overwrite):
         for name in RUN_OUTPUTS:
             if os.path.exists(os.path.join(run_dir, name)):
                 os.remove(os.path.join(run_dir, name))
-        shutil.rmtree(os.path.join(run_dir, BACKUP_DIR), ignore_errors=True)
+        remove_backup(run_dir)
     else:
-        _refuse_other_runs(run_dir, config)
+        check_resumable(run_dir, config)
     for name in (CONFIG, *RUN_OUTPUTS):
         remove_stale_temporaries(run_dir, name)
     write_json(os.path.join(run_dir, CONFIG),
                {"run": config, "environment": environment_record()})
-
-
-def backup_callback(run_dir):
-    """``BackupAndRestore`` into ``run_dir/backup`` after every epoch, keeping two
-    checkpoints so that a torn one falls back to the previous. Put it after the
-    :class:`RunRecorder` in the callback list.
-
-    Example: ``model.fit(..., callbacks=[RunRecorder(d), backup_callback(d)])``.
-    """
-    return keras.callbacks.BackupAndRestore(os.path.join(run_dir, BACKUP_DIR),
-                                            save_freq="epoch", double_checkpoint=True,
-                                            delete_checkpoint=False)
 
 
 def finish_run(run_dir, metrics):
@@ -122,7 +118,7 @@ def finish_run(run_dir, metrics):
     Example: ``finish_run("runs/r1", {"test_accuracy": 0.99})``.
     """
     write_json(os.path.join(run_dir, METRICS), metrics)
-    shutil.rmtree(os.path.join(run_dir, BACKUP_DIR), ignore_errors=True)
+    remove_backup(run_dir)
 
 
 def history_csv(rows):
@@ -166,15 +162,17 @@ def plot_curves(rows, path):
 
 class RunRecorder(keras.callbacks.Callback):
     """Writes history (JSON and CSV), curves, ``last.keras`` and ``best.keras`` after
-    every epoch. On a resumed run it drops rows of epochs that are run again, so the
-    history holds each epoch once. Put it before ``BackupAndRestore`` in the list.
+    every epoch: ``saved_model`` if given (a model sharing the trained one's weights, such
+    as it with its input normalization), else the model being fit. On a resumed run it
+    drops rows of epochs that are run again, so the history holds each epoch once. Put it before ``RunBackup`` in the list.
 
     Example: ``model.fit(..., callbacks=[RunRecorder("runs/r1")])``.
     """
 
-    def __init__(self, run_dir, monitor="val_accuracy"):
+    def __init__(self, run_dir, monitor="val_accuracy", saved_model=None):
         super().__init__()
         self.run_dir, self.monitor = run_dir, monitor
+        self.saved_model = saved_model  # e.g. the model with its input normalization
         self.rows = None
         self.best = -math.inf
         self._epoch_start = self._epoch_lr = None
@@ -185,6 +183,10 @@ class RunRecorder(keras.callbacks.Callback):
     def load(self, before_epoch):
         """Keep the recorded rows of the epochs before ``before_epoch``."""
         rows = read_json(self.path(HISTORY_JSON), [], remedy=RESTART_REMEDY)
+        if not (isinstance(rows, list) and all(isinstance(r, dict) and isinstance(
+                r.get("epoch"), int) for r in rows)):
+            raise StateFileError(f"{self.path(HISTORY_JSON)} is not a list of epoch rows; "
+                                 f"{RESTART_REMEDY}")
         self.rows = [r for r in rows if r["epoch"] < before_epoch]
         self.best = max((r[self.monitor] for r in self.rows if self.monitor in r),
                         default=-math.inf)
@@ -202,10 +204,11 @@ class RunRecorder(keras.callbacks.Callback):
         self.rows.append(row)
         write_json(self.path(HISTORY_JSON), self.rows)
         write_text(self.path("history.csv"), history_csv(self.rows))
-        atomic_write(self.path("last.keras"), self.model.save)
+        saved = self.saved_model or self.model
+        atomic_write(self.path("last.keras"), saved.save)
         if row.get(self.monitor, -math.inf) > self.best:
             self.best = row[self.monitor]
-            atomic_write(self.path("best.keras"), self.model.save)
+            atomic_write(self.path("best.keras"), saved.save)
         try:
             plot_curves(self.rows, self.path("curves.png"))
         except ImportError:

@@ -20,10 +20,14 @@ import os
 import time
 
 import keras
+import tensorflow as tf
 
 from keras_resnets import data as data_lib
 from keras_resnets import registry
 from keras_resnets._checks import check_int, check_positive_int, is_number
+from keras_resnets._io import DirectoryLock
+from keras_resnets.normalization import input_normalization, with_input_normalization
+from keras_resnets.training.backup import RunBackup, restore
 from keras_resnets.training.distribution import (
     check_precision,
     check_strategy,
@@ -31,6 +35,7 @@ from keras_resnets.training.distribution import (
     resolve_jit_compile,
     strategy_scope,
 )
+from keras_resnets.training.progress import progress_output
 from keras_resnets.training.recipes import (
     TrainingRecipe,
     apply_weight_decay,
@@ -39,7 +44,7 @@ from keras_resnets.training.recipes import (
 )
 from keras_resnets.training.rundir import (
     RunRecorder,
-    backup_callback,
+    check_resumable,
     check_run_dir,
     finish_run,
     prepare_run_dir,
@@ -48,8 +53,9 @@ from keras_resnets.training.rundir import (
 
 @dataclasses.dataclass
 class TrainResult:
-    """What :func:`train` returns: the run directory, the trained (last) model, the
-    per-epoch history rows and the final metrics (also in ``metrics.json``).
+    """What :func:`train` returns: the run directory, the trained model (the epoch best on
+    validation, taking raw pixels: it carries its input normalization), the per-epoch
+    history rows and the final metrics (also in ``metrics.json``).
 
     Example: ``train("wrn-10-2", epochs=2).metrics["test_accuracy"]``.
     """
@@ -145,8 +151,12 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         strategy: ``"default"``, ``"mirrored"`` (TensorFlow, all local GPUs/devices) or
             ``"data_parallel"`` (JAX, all devices, also across processes after
             ``keras.distribution.initialize``). ``batch_size`` is the global batch.
-        validation_split: split watched for ``best.keras`` (default: the test split, as
-            the papers report); ``metrics.json`` holds the last model on the test split.
+        validation_split: split that selects ``best.keras`` (default: the dataset's
+            validation split, :class:`~keras_resnets.data.DatasetInfo`). The test split
+            is evaluated once, at the end, on the best model; ``metrics.json`` holds both.
+
+    The models saved (``best.keras``, ``last.keras``) and returned carry the input
+    normalization (:mod:`keras_resnets.normalization`): they take raw pixels (0-255).
 
     Example::
 
@@ -162,23 +172,43 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
     run_dir = run_dir or os.path.join(
         "runs", f"{plan.model_label}-{plan.info.name}-{plan.recipe.name}")
     check_run_dir(run_dir)
-    train_data, validation_data, test_data = _pipelines(plan)
-    prepare_run_dir(run_dir, plan.config(), overwrite)
+    with DirectoryLock(run_dir, "run_dir"):
+        if not overwrite:
+            check_resumable(run_dir, plan.config())
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # read by the training data
+        train_data, validation_data, test_data = _pipelines(plan, epoch)
+        keras.utils.set_random_seed(plan.seed)
+        with precision_scope(plan.precision), strategy_scope(plan.strategy) as replicas:
+            net = _compiled_model(plan)
+            recorder = RunRecorder(run_dir, saved_model=with_input_normalization(
+                net, plan.info.mean, plan.info.std))
+            prepare_run_dir(run_dir, plan.config(), overwrite)  # every argument was accepted
+            start = restore(run_dir, net)
+            if start < plan.epochs:
+                set_epoch = keras.callbacks.LambdaCallback(
+                    on_epoch_begin=lambda index, logs: epoch.assign(index))
+                fit_verbose, progress = progress_output(verbose)
+                net.fit(train_data, validation_data=validation_data, initial_epoch=start,
+                        epochs=plan.epochs, shuffle=False, verbose=fit_verbose,
+                        callbacks=[set_epoch, recorder, RunBackup(run_dir), *progress])
+            if recorder.rows is None:  # every epoch was already done before a restart
+                recorder.load(plan.epochs)
+            selected = _select_best(run_dir, recorder.saved_model)
+            scores = net.evaluate(test_data, return_dict=True, verbose=0)  # once, at the end
+        metrics = _final_metrics(plan, recorder, scores, wall_start)
+        metrics.update(test_model=selected, replicas=replicas)
+        finish_run(run_dir, metrics)
+    return TrainResult(run_dir, recorder.saved_model, recorder.rows, metrics)
 
-    keras.utils.set_random_seed(plan.seed)
-    recorder = RunRecorder(run_dir)
-    with precision_scope(plan.precision), strategy_scope(plan.strategy) as replicas:
-        net = _compiled_model(plan)
-        net.fit(train_data, validation_data=validation_data, epochs=plan.epochs,
-                callbacks=[recorder, backup_callback(run_dir)], shuffle=False,
-                verbose=verbose)
-        if recorder.rows is None:  # every epoch was already done before a restart
-            recorder.load(plan.epochs)
-        scores = net.evaluate(test_data, return_dict=True, verbose=0)
-    metrics = _final_metrics(plan, recorder, scores, wall_start)
-    metrics["replicas"] = replicas
-    finish_run(run_dir, metrics)
-    return TrainResult(run_dir, net, recorder.rows, metrics)
+
+def _select_best(run_dir, model):
+    """Give ``model`` the weights of ``best.keras`` (the epoch best on validation);
+    returns the file evaluated on the test split."""
+    best = os.path.join(run_dir, "best.keras")
+    if not os.path.exists(best):  # no epoch had a finite validation accuracy
+        return "last.keras"
+    model.load_weights(best)
+    return "best.keras"
 
 
 def _plan(model, *, dataset, recipe, epochs, batch_size, learning_rate, precision, strategy,
@@ -190,6 +220,12 @@ def _plan(model, *, dataset, recipe, epochs, batch_size, learning_rate, precisio
     check_strategy(strategy)
     model = _check_model(model, strategy, precision)
     info = data_lib.dataset_info(dataset, data_dir=data_dir, download=download)
+    if model_kwargs is not None and not isinstance(model_kwargs, dict):
+        raise ValueError(f"model_kwargs must be a dict of model arguments (e.g. "
+                         f"{{'dropout_rate': 0.3}}); got {model_kwargs!r}")
+    if isinstance(model, str):  # the model's arguments, checked by counting (builds nothing)
+        registry.count_params(model, **{"input_shape": info.input_shape,
+                                        "classes": info.num_classes, **(model_kwargs or {})})
     batch_size = check_int("batch_size", batch_size, 1, "64, 128", allow_none=True) \
         or recipe.batch_size
     epochs = check_int("epochs", epochs, 1, "1, 30, 200", allow_none=True)
@@ -208,7 +244,7 @@ def _plan(model, *, dataset, recipe, epochs, batch_size, learning_rate, precisio
         augment=recipe.augment if augment is None else augment,
         cutout=recipe.cutout if cutout is None else cutout,
         label_smoothing=recipe.label_smoothing if label_smoothing is None else label_smoothing,
-        validation_split=validation_split or info.test_split, precision=precision,
+        validation_split=validation_split or info.validation_split, precision=precision,
         strategy=strategy, jit_compile=jit_compile, steps_per_execution=steps_per_execution,
         seed=seed, data_dir=data_dir, download=download)
 
@@ -219,6 +255,10 @@ def _check_model(model, strategy, precision):
         registry.get_spec(model)  # a clear ValueError for unknown names, before any work
         return model
     if isinstance(model, keras.Model):
+        if input_normalization(model) is not None:
+            raise ValueError(f"model {model.name!r} already carries its input normalization "
+                             f"(a saved run's model); train its network, "
+                             f"model.layers[-1], which takes normalized inputs")
         if strategy != "default" or precision != "float32":
             raise ValueError(f"model must be a registry name or a function returning a model "
                              f"to train with strategy={strategy!r}, precision={precision!r} "
@@ -242,13 +282,14 @@ def _steps_per_epoch(info, batch_size, strategy, data_dir, download):
     return steps
 
 
-def _pipelines(plan):
-    """The training pipeline and the evaluation pipelines of the watched and test splits."""
+def _pipelines(plan, epoch):
+    """The training pipeline, a function of (seed, ``epoch``), and the evaluation
+    pipelines of the watched and test splits."""
     train_data = data_lib.load_dataset(
         plan.info.name, plan.info.train_split, plan.batch_size, augment=plan.augment,
         pad_mode=plan.recipe.pad_mode, cutout=plan.cutout,
         label_smoothing=plan.label_smoothing, seed=plan.seed,
-        drop_remainder=plan.strategy != "default", **plan.data_options)
+        drop_remainder=plan.strategy != "default", epoch=epoch, **plan.data_options)
     evaluation = {split: data_lib.load_dataset(plan.info.name, split, plan.batch_size,
                                                augment=False, one_hot=bool(plan.label_smoothing),
                                                **plan.data_options)
@@ -277,11 +318,13 @@ def _final_metrics(plan, recorder, scores, wall_start):
     rows = recorder.rows
     best = max(rows, key=lambda r: r.get(recorder.monitor, -math.inf)) if rows else {}
     return {
-        "dataset": plan.info.name, "test_split": plan.info.test_split, "epochs": plan.epochs,
-        "epochs_recorded": len(rows),
+        "dataset": plan.info.name, "train_split": plan.info.train_split,
+        "validation_split": plan.validation_split, "test_split": plan.info.test_split,
+        "epochs": plan.epochs, "epochs_recorded": len(rows),
+        "best_epoch": best.get("epoch"), "best_val_accuracy": best.get(recorder.monitor),
+        "best_val_loss": best.get("val_xent"),
         "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["xent"]),
         "test_objective": float(scores["loss"]),
-        "best_epoch": best.get("epoch"), "best_val_accuracy": best.get(recorder.monitor),
         "train_time_s": round(sum(r["time_s"] for r in rows), 2),
         "wall_time_s": round(time.perf_counter() - wall_start, 2),
     }

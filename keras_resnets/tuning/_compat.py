@@ -5,7 +5,7 @@ Two things Keras Tuner offers no public hook for:
 * **State files written atomically.** ``Oracle.save`` and ``Oracle._save_trial``
   write ``oracle.json`` and ``trial_*/trial.json`` in place; a search killed while
   writing one (SIGKILL, a pre-empted machine) cannot be resumed. Here they are written
-  to a temporary file and renamed.
+  to a temporary file and renamed, and a finished trial is never overwritten.
 * **New configurations drawn among the untried ones.** ``Oracle._random_values``
   draws at random and gives up after 20 collisions with tried values, which can end a
   search (Hyperband's new brackets) while untried configurations remain.
@@ -58,6 +58,12 @@ class OracleInternals:
 
     def _save_trial(self, trial):
         path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        stored = _io.read_json(path)
+        if stored and stored.get("status") == "COMPLETED" and trial.status != "COMPLETED":
+            raise _io.StateFileError(f"{path} holds a finished trial that a {trial.status} "
+                                     f"trial would overwrite; the search state is "
+                                     f"inconsistent: pass overwrite=True (--overwrite) to "
+                                     f"start the search over")
         _io.write_json(path, trial.get_state())
 
     def _random_values(self):

@@ -84,14 +84,23 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
         space: the validated :class:`~keras_resnets.tuning.space.SearchSpace`.
         configs: the feasible :class:`Config` list; ``by_key`` maps keys to them.
         builds: ``(key, trainable parameters)`` of every model this hypermodel built.
+        normalization: ``(mean, std)`` the data was normalized with, or None; the best
+            model is saved with it (:func:`~keras_resnets.tuning.save_best_model`).
     """
 
     def __init__(self, family, budget, *, tolerance=0.1, mode="grid", depths=None, widths=None,
                  cardinalities=None, input_shape=(32, 32, 3), classes=10, recipe=None,
-                 spec_options=None, jit_compile="auto", run_eagerly=False, name=None):
+                 spec_options=None, jit_compile="auto", run_eagerly=False, normalization=None,
+                 name=None):
         if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}")
         self.jit_compile = jit_compile
+        if normalization is not None and (not isinstance(normalization, (tuple, list))
+                                          or len(normalization) != 2):
+            raise ValueError(f"normalization must be None or (mean, std) of pixels / 255, "
+                             f"e.g. ((0.4914, 0.4822, 0.4465), (0.247, 0.2435, 0.2616)); "
+                             f"got {normalization!r}")
+        self.normalization = normalization
         self.run_eagerly = check_bool("run_eagerly", run_eagerly)
         self.space = search_space(
             family, budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,

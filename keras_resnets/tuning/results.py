@@ -19,7 +19,8 @@ import os
 import keras_tuner
 from keras_tuner.engine.trial import Trial, TrialStatus
 
-from keras_resnets import _io, registry
+from keras_resnets import _io, registry, training
+from keras_resnets.normalization import with_input_normalization
 from keras_resnets.tuning.hypermodel import CONFIG_HP
 from keras_resnets.tuning.space import budget_band, format_count
 from keras_resnets.tuning.tuner import DEFINITION_FILE, read_definition
@@ -223,9 +224,13 @@ def format_results(rows, family=None) -> str:
                      for line in table)
 
 
-def save_best_model(tuner, path=None):
+def save_best_model(tuner, path=None, *, test_data=None):
     """Save the best trial's model (best epoch's weights) as ``.keras``, with
     ``best.json`` beside it; returns the path, or None before any trial completed.
+
+    The model carries the hypermodel's input normalization when it has one (it then
+    takes raw pixels). ``test_data`` (a pipeline of normalized held-out images) is
+    evaluated once and its accuracy recorded in ``best.json`` as ``test_accuracy``.
 
     Example: ``keras.saving.load_model(save_best_model(tuner))``.
     """
@@ -235,10 +240,21 @@ def save_best_model(tuner, path=None):
     trial = best[0]
     path = path or os.path.join(tuner.project_dir, BEST_MODEL_FILE)
     model = tuner.load_model(trial)
+    scores = {}
+    if test_data is not None:
+        one_hot = len(test_data.element_spec[1].shape) == 2
+        training.compile_model(model, "sgd", one_hot=one_hot)
+        scores = model.evaluate(test_data, return_dict=True, verbose=0)
+    normalization = getattr(tuner.hypermodel, "normalization", None)
+    if normalization is not None:
+        model = with_input_normalization(model, *normalization)
     _io.atomic_write(path, model.save)
     key = trial.hyperparameters.values.get(CONFIG_HP)
     info = {"trial": trial.trial_id, "config": key, "score": trial.score,
-            "objective": tuner.oracle.objective.name, "model": os.path.basename(path)}
+            "objective": tuner.oracle.objective.name, "model": os.path.basename(path),
+            "input_normalization": normalization,
+            "test_accuracy": float(scores["accuracy"]) if scores else None,
+            "test_loss": float(scores["xent"]) if scores else None}
     config = tuner.hypermodel.by_key.get(key)
     if config is not None:
         info.update(config.as_dict())

@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -17,8 +18,8 @@ import sys
 
 import keras
 
+from keras_resnets import _io, training
 from keras_resnets import data as data_lib
-from keras_resnets import training
 from keras_resnets._checks import check_int
 from keras_resnets.tuning.hypermodel import BudgetedHyperModel
 from keras_resnets.tuning.results import (
@@ -54,6 +55,15 @@ def _take(ds, samples, batch_size):
     return ds if samples is None else ds.take(max(1, math.ceil(samples / batch_size)))
 
 
+def _too_few(count, max_trials, space):
+    """The line that says a search will run fewer trials than asked, and how to widen it."""
+    plural = "s" if count > 1 else ""
+    wider = f"a wider --tolerance (now {space.tolerance:g}, e.g. {min(0.9, 2 * space.tolerance):g})"
+    remedy = f"--mode iso or {wider}" if space.mode == "grid" else f"{wider} or more --depths"
+    return (f"[tune] only {count} feasible configuration{plural} for --max-trials {max_trials}: "
+            f"the search runs {count} trial{plural}; for more, use {remedy}")
+
+
 def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=10, epochs=10,
                directory="runs/tune", tolerance=0.1, mode="grid", depths=None, widths=None,
                cardinalities=None, recipe=None, batch_size=None, objective="val_accuracy",
@@ -64,12 +74,15 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
     """Validate everything, search, then write the results table, figure and best model.
 
     The trials train on ``load_dataset(dataset, train_split)`` and are scored on
-    ``val_split`` (default: the dataset's held-out split, e.g. digits' fixed ``test``),
-    with the training ``recipe`` for ``epochs`` epochs. ``train_samples`` and
+    ``val_split`` (defaults: the dataset's training and validation splits, e.g. digits'
+    ``train`` and ``validation``), with the training ``recipe`` for ``epochs`` epochs.
+    The best model is saved with its input normalization (it takes raw pixels) and
+    evaluated once on the test split, reported as held-out in ``best.json``. ``train_samples`` and
     ``val_samples`` cap the data (quick runs). ``role="chief"``/``"worker"`` with
     ``oracle_ip``/``oracle_port`` (and a worker's ``tuner_id``) run Keras Tuner's
     distributed mode: the chief serves the oracle and writes the results; workers train.
-    Every argument is checked before the first trial starts.
+    Every argument is checked before the first trial starts. The directory is locked
+    while the search runs: a second search in it is refused, naming the first's PID.
 
     Example: ``run_search("wrn", "200k", tolerance=0.9, depths=(10, 16), widths=(1,),
     oracle="grid", max_trials=2, epochs=1, recipe="fast", directory="runs/tiny")``.
@@ -82,23 +95,28 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
     env = distribution_env(role, tuner_id, oracle_ip, oracle_port)
     info = data_lib.dataset_info(dataset)
     train_split = train_split or info.train_split
-    val_split = val_split or info.test_split
+    val_split = val_split or info.validation_split
     hypermodel = BudgetedHyperModel(
         family, budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
         cardinalities=cardinalities, input_shape=info.input_shape, classes=info.num_classes,
         recipe=recipe, spec_options=spec_options, jit_compile=jit_compile,
-        run_eagerly=run_eagerly)
+        run_eagerly=run_eagerly, normalization=(info.mean, info.std))
     recipe = training.get_recipe(hypermodel.recipe)
     batch_size = check_int("batch_size", batch_size or recipe.batch_size, 1, "64, 128")
     extra = {"dataset": info.name, "train_split": train_split, "val_split": val_split,
              "epochs": epochs, "batch_size": batch_size, "train_samples": train_samples,
              "val_samples": val_samples}
-    with environment(env):
+    # The chief (or a lone search) owns the directory; workers share the chief's.
+    lock = contextlib.nullcontext() if role == "worker" else _io.DirectoryLock(directory,
+                                                                                "directory")
+    with lock, environment(env):
         tuner = make_tuner(hypermodel, oracle, directory=directory, max_trials=max_trials,
                            epochs=epochs, objective=objective, seed=seed, overwrite=overwrite,
                            factor=factor, num_initial_points=num_initial_points,
                            extra_definition=extra, verbose=verbose)
         space = hypermodel.space
+        if oracle != "hyperband" and len(hypermodel.configs) < max_trials:
+            print(_too_few(len(hypermodel.configs), max_trials, space), flush=True)
         if verbose:
             print(f"[tune] {space.family} at {space.budget:,} parameters (tolerance "
                   f"{space.tolerance:g}, {space.mode} mode): {len(hypermodel.configs)} "
@@ -127,12 +145,19 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
         figure_path = os.path.splitext(csv_path)[0] + ".png"
         best = None
         if save_best:
+            test = data_lib.load_dataset(info.name, info.test_split, batch_size, augment=False,
+                                         shuffle=False, one_hot=bool(recipe.label_smoothing))
             try:
-                best = save_best_model(tuner)
+                best = save_best_model(tuner, test_data=test)
             except (OSError, ValueError) as error:  # e.g. checkpoints on unshared disks
                 print(f"[tune] warning: best model not saved: {error}", file=sys.stderr)
         if verbose:
             print(format_results(rows, space.family), flush=True)
             print(f"[tune] results: {csv_path}; figure: {figure_path}"
                   + (f"; best model: {best}" if best else ""), flush=True)
+            held_out = _io.read_json(os.path.join(tuner.project_dir, "best.json"), {})
+            if held_out.get("test_accuracy") is not None:
+                print(f"[tune] best {held_out['config']}: validation {held_out['score']:.4f}, "
+                      f"held-out {info.test_split} accuracy {held_out['test_accuracy']:.4f} "
+                      f"(evaluated once)", flush=True)
         return SearchResult(tuner, rows, text, csv_path, figure_path, best)

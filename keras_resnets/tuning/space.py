@@ -296,11 +296,12 @@ class SearchSpace:
                 f"{self.budget:,} parameters (tolerance {self.tolerance:g}). Budgets from "
                 f"{smallest:,} ({format_count(smallest)}) to {largest:,} "
                 f"({format_count(largest)}) admit some"
-                + (f"; nearest: {' and '.join(nearest)}" if nearest else "")
+                + (f"; nearest configurations: {' and '.join(nearest)}" if nearest else "")
                 + "; or widen the tolerance, the grid, or use mode='iso'")
 
     def _nearest_budgets(self, counter, top) -> list[str]:
-        """The admitting grid budgets nearest below and above ``budget``, with their names."""
+        """The grid configurations nearest below ``low`` and above ``budget``: their names
+        and parameter counts."""
         below, above = [], []
         for d in self.depths:
             for c in self.cardinalities or (None,):
@@ -310,12 +311,13 @@ class SearchSpace:
                 i = first_at_least(lambda w, params=params: top(params(w)), self.widths,
                                     self.budget)
                 if i > 0:
-                    below.append((top(params(self.widths[i - 1])), (d, self.widths[i - 1], c)))
+                    below.append((params(self.widths[i - 1]), (d, self.widths[i - 1], c)))
                 j = first_at_least(params, self.widths, self.budget + 1)
                 if j < len(self.widths):
                     above.append((params(self.widths[j]), (d, self.widths[j], c)))
         chosen = ([max(below)] if below else []) + ([min(above)] if above else [])
-        return [f"{count:,} ({self.axes.model_name(*point)})" for count, point in chosen]
+        return [f"{self.axes.model_name(*point)} ({count:,} parameters)"
+                for count, point in chosen]
 
 
 def search_space(family, budget, *, tolerance=0.1, mode="grid", depths=None, widths=None,

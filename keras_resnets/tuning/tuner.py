@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
 import socket
 import time
 
@@ -29,6 +28,7 @@ from keras_resnets import _io
 from keras_resnets._checks import check_int
 from keras_resnets.tuning import _compat
 from keras_resnets.tuning.hypermodel import CONFIG_HP, BudgetedHyperModel
+from keras_resnets.tuning.integrity import check_search_state
 from keras_resnets.tuning.space import format_count
 
 ORACLES = ("random", "grid", "bayesian", "hyperband")
@@ -183,9 +183,11 @@ class BudgetedTuner(keras_tuner.Tuner):
         project_dir = os.path.join(str(directory), project_name)
         worker = distributed_role() == "worker"
         if overwrite and not worker and os.path.exists(project_dir):
-            shutil.rmtree(project_dir)
+            _io.remove_contents(project_dir)
         self.definition = dict(definition or hypermodel.definition())
         _check_definition(project_dir, self.definition)
+        if not worker:  # the chief or a lone tuner owns the state files
+            check_search_state(project_dir, [c.key for c in hypermodel.configs])
         tuner_file = os.path.join(project_dir,
                                   f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json")
         if not worker and os.path.exists(os.path.join(project_dir, "oracle.json")) \

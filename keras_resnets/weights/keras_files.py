@@ -1,24 +1,17 @@
-"""Published weight files and loading them.
+"""Keras's own ImageNet files (keras.applications), by ``spec.keras_weights`` key.
 
-The ImageNet files are Keras's own (keras.applications): for a layer-for-layer
-compatible model they load as they are. They are downloaded once with
-``keras.utils.get_file`` and checked against their published MD5 hashes.
+For a layer-for-layer compatible model they load as they are; they are downloaded once
+with ``keras.utils.get_file`` and checked against their published MD5 hashes.
 
 Example::
 
-    model = keras_resnets.ResNet50(weights="imagenet")           # Keras's file
-    model = keras_resnets.WideResNet(16, 4, weights="wrn.weights.h5")
+    IMAGENET["resnet50"].resolve(include_top=True)   # (file name, URL, MD5)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import os
 import warnings
-import zipfile
-
-import keras
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -111,69 +104,6 @@ IMAGENET.update({
     )
 })
 
-
-def validate(spec, weights, *, include_top, classes):
-    """Raise ValueError for a ``weights`` argument that cannot work, before building."""
-    if weights is None:
-        return
-    if weights == "imagenet":
-        if spec.keras_weights not in IMAGENET:
-            raise ValueError(
-                f"weights='imagenet': no published ImageNet weights for {spec.name!r}; models "
-                f"with Keras's ImageNet files: {', '.join(sorted(IMAGENET))}. Use weights=None "
-                "or the path of a weights file")
-        if include_top and classes != 1000:
-            raise ValueError(f"weights='imagenet' with include_top=True needs classes=1000; "
-                             f"got classes={classes}. Pass include_top=False to fine-tune")
-        return
-    if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights):
-        raise ValueError(f"weights must be None, 'imagenet' or the path of an existing weights "
-                         f"file (.weights.h5, .h5 or .keras); got {weights!r}")
-
-
-def file_parameter_count(path) -> int | None:
-    """Number of stored weight values in a Keras weights file (None if not readable as HDF5)."""
-    import h5py
-
-    path = os.fspath(path)
-    try:
-        if path.endswith(".keras"):
-            with zipfile.ZipFile(path) as archive:
-                source = io.BytesIO(archive.read("model.weights.h5"))
-        else:
-            source = path
-        total = 0
-        with h5py.File(source, "r") as handle:
-            def visit(name, item):
-                nonlocal total
-                if isinstance(item, h5py.Dataset) and "optimizer" not in name:
-                    total += item.size
-            handle.visititems(visit)
-        return total
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return None
-
-
-def check_file(weights, expected, model_name):
-    """Refuse a weights file whose size shows it belongs to another architecture."""
-    if weights is None or weights == "imagenet":
-        return
-    stored = file_parameter_count(weights)
-    if stored is not None and stored != expected:
-        raise ValueError(
-            f"weights file {os.fspath(weights)!r} holds {stored:,} values but {model_name!r} "
-            f"has {expected:,} parameters: it belongs to another architecture (or another "
-            "include_top/classes setting)")
-
-
-def load(model, spec, weights, *, include_top):
-    """Load ``weights`` ("imagenet" or a path) into ``model`` built from ``spec``."""
-    if weights == "imagenet":
-        file_name, url, md5 = IMAGENET[spec.keras_weights].resolve(
-            include_top, tuple(model.input_shape[1:3]))
-        weights = keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=md5)
-    try:
-        model.load_weights(weights)
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"weights file {os.fspath(weights)!r} does not fit {model.name!r}: "
-                         f"{error}") from error
+KERAS_MODES = {**{key: "caffe" for key in ("resnet50", "resnet101", "resnet152")},
+               **{key: "torch" for key in IMAGENET if key.startswith("densenet")}}
+"""keras.applications' preprocessing mode per file key (``"tf"`` for the others)."""

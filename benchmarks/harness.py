@@ -1,0 +1,155 @@
+"""The one A/B harness every published benchmark figure comes from.
+
+Rules it enforces, so that a shared, loaded machine cannot flatter us:
+
+- **ABBA interleaving**: repetition ``r`` runs the sides in the order A B, the next in
+  B A, so a drift in the machine's load hits both sides alike, and neither always runs
+  first (:func:`abba`). Builds go through it too, so neither side always pays the
+  process's first-build cost.
+- **Same warm-up**: every side gets the same number of untimed calls first.
+- **Medians with a bootstrap interval of the ratio** (:func:`compare`): the ratio of the
+  medians B / A with a 95% percentile-bootstrap interval. An interval that contains 1.0
+  is published as parity, not as a speed-up or a slow-down (:func:`verdict`).
+- **The record**: every result file carries the machine (CPU model, cores, memory), the
+  load average before and after, and the exact timed call (:func:`write_results`).
+
+Example::
+
+    times = abba({"ours": lambda: ours.predict_on_batch(x),
+                  "keras": lambda: ref.predict_on_batch(x)}, repeats=8, warmup=2)
+    compare(times["keras"], times["ours"])   # {'ratio': 1.01, 'low': 0.97, 'high': 1.04, ...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next(line.split(":", 1)[1].strip() for line in handle
+                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def machine() -> dict:
+    """What the numbers were measured on (imports Keras, which must be installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import keras
+
+    info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": _memory_gib(),
+            "python": platform.python_version(), "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    for package in ("tensorflow", "jax"):
+        try:
+            info[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return info
+
+
+def load() -> list[float]:
+    """The 1, 5 and 15 minute load averages."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def timed(fn, clock=time.perf_counter) -> float:
+    start = clock()
+    fn()
+    return clock() - start
+
+
+def abba(sides: dict, repeats: int, warmup: int = 1, clock=time.perf_counter) -> dict:
+    """Seconds per call of each callable in ``sides``: ``warmup`` untimed calls each (in
+    the same alternating order), then ``repeats`` timed rounds, the order reversed every
+    round (A B, B A, A B, ...). Returns ``{name: [seconds, ...]}``. ``clock``: wall time
+    by default; ``time.process_time`` (the process's CPU seconds, all threads) measures
+    the work done, which other jobs on a loaded machine disturb much less."""
+    names = list(sides)
+    for r in range(warmup):
+        for name in names if r % 2 == 0 else reversed(names):
+            sides[name]()
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else reversed(names):
+            times[name].append(timed(sides[name], clock))
+    return times
+
+
+def compare(numerator: list[float], denominator: list[float], *, resamples: int = 2000,
+            seed: int = 0) -> dict:
+    """Ratio of the medians ``median(numerator) / median(denominator)`` with a 95%
+    percentile-bootstrap interval (each side resampled with replacement)."""
+    rng = random.Random(seed)
+    ratios = sorted(
+        statistics.median(rng.choices(numerator, k=len(numerator)))
+        / statistics.median(rng.choices(denominator, k=len(denominator)))
+        for _ in range(resamples))
+    return {"ratio": statistics.median(numerator) / statistics.median(denominator),
+            "low": ratios[int(0.025 * resamples)], "high": ratios[int(0.975 * resamples) - 1],
+            "n": [len(numerator), len(denominator)]}
+
+
+def verdict(result: dict) -> str:
+    """``"parity"`` when the interval holds 1.0, else ``"faster"`` (ratio > 1) or
+    ``"slower"``; the ratio is always reference time / our time."""
+    if result["low"] <= 1.0 <= result["high"]:
+        return "parity"
+    return "faster" if result["ratio"] > 1.0 else "slower"
+
+
+def ratio_text(result: dict) -> str:
+    """``1.02 [0.97, 1.06] parity`` for a table cell."""
+    return f"{result['ratio']:.2f} [{result['low']:.2f}, {result['high']:.2f}] {verdict(result)}"
+
+
+def ms(seconds: list[float]) -> str:
+    return f"{1000 * statistics.median(seconds):.1f}"
+
+
+def write_results(name: str, rows: list[dict], columns: list[str], *, timed_call: str,
+                  load_before: list[float], notes: str = "") -> Path:
+    """Write ``results/<name>.json`` and ``.md`` atomically, headed by the machine, the
+    load average before and after the run and the exact timed call; returns the .md path."""
+    RESULTS.mkdir(exist_ok=True)
+    info = machine()
+    after = load()
+    payload = {"machine": info, "load_before": load_before, "load_after": after,
+               "timed_call": timed_call, "rows": rows, "notes": notes}
+    memory = f", {info['memory_gib']} GiB" if info["memory_gib"] else ""
+    versions = ", ".join(f"{k} {info[k]}" for k in ("tensorflow", "jax", "keras") if k in info)
+    lines = [f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores{memory}), "
+             f"{versions}, backend {info['backend']}. Load average (1/5/15 min) "
+             f"{'/'.join(map(str, load_before))} before, {'/'.join(map(str, after))} after "
+             f"(a shared machine: other jobs ran during the measurement).",
+             "", f"Timed call: `{timed_call}`.", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    if notes:
+        lines += ["", notes]
+    for suffix, text in ((".json", json.dumps(payload, indent=2)),
+                         (".md", "\n".join(lines) + "\n")):
+        with tempfile.NamedTemporaryFile("w", dir=RESULTS, delete=False, suffix=".tmp") as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, RESULTS / f"{name}{suffix}")
+    return RESULTS / f"{name}.md"

@@ -1,0 +1,215 @@
+"""Load timm and torchvision checkpoints (safetensors) into our models, without PyTorch.
+
+The file is read with the ``safetensors`` package's NumPy API. Each Keras layer with
+weights is matched to a PyTorch module by name (a layout's rules: torchvision's and timm's
+ResNet, Wide ResNet and ResNeXt names, their DenseNet names and torchvision's MobileNetV2
+names), and the tensors are
+converted: conv kernels OIHW -> HWIO (grouped convs alike), depthwise kernels
+(C*m, 1, kh, kw) -> (kh, kw, C, m), dense (out, in) -> (in, out), BatchNorm weight, bias,
+running mean and variance. Every tensor must be used and every weight filled, or nothing
+is loaded and the error names what is missing or left over.
+
+BatchNorm epsilon: PyTorch uses 1e-5; the keras.applications-compatible styles use
+1.001e-5 (ResNet, DenseNet) or 1e-3. Where they differ, gamma is rescaled by
+``sqrt((var + eps_keras) / (var + eps_torch))`` (computed in float64), so
+``gamma' / sqrt(var + eps_keras) == gamma / sqrt(var + eps_torch)``: the normalisation is
+the checkpoint's to float32 rounding. A BatchNorm without gamma (``bn_scale=False``) gets
+its variance shifted by the difference instead.
+
+Example::
+
+    model = keras_resnets.ResNet18(weights="resnet18.safetensors")   # a torchvision file
+    model.save_weights("resnet18.weights.h5")                        # plain Keras from now on
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+TORCH_EPSILON = 1e-5
+CONVERT_HINT = ("convert a pickled PyTorch checkpoint once, where PyTorch is installed: "
+                "safetensors.torch.save_file(torch.load('model.pth'), 'model.safetensors')")
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchLayout:
+    """How one family names its modules: ``marker`` is a key only its files have,
+    ``module(layer_name)`` the PyTorch module of a Keras layer (None: no counterpart),
+    ``head`` the classifier's module, dropped without the top."""
+
+    name: str
+    marker: str
+    module: Callable
+    head: str
+
+
+def _resnet_module(name):
+    fixed = {"conv1_conv": "conv1", "conv1_bn": "bn1", "predictions": "fc"}
+    if name in fixed:
+        return fixed[name]
+    match = re.fullmatch(r"conv(\d)_block(\d+)_(\d)_(conv|bn)", name)
+    if not match:
+        return None
+    stage, block, index, kind = int(match[1]), int(match[2]), int(match[3]), match[4]
+    base = f"layer{stage - 1}.{block - 1}."
+    if index == 0:
+        return base + ("downsample.0" if kind == "conv" else "downsample.1")
+    return base + f"{kind}{index}"
+
+
+def _densenet_module(name):
+    fixed = {"conv1_conv": "features.conv0", "conv1_bn": "features.norm0",
+             "bn": "features.norm5", "predictions": "classifier"}
+    if name in fixed:
+        return fixed[name]
+    match = re.fullmatch(r"conv(\d)_block(\d+)_(\d)_(conv|bn)", name)
+    if match:
+        part = {("0", "bn"): "norm1", ("1", "conv"): "conv1", ("1", "bn"): "norm2",
+                ("2", "conv"): "conv2"}.get((match[3], match[4]))
+        block = f"features.denseblock{int(match[1]) - 1}.denselayer{match[2]}"
+        return part and f"{block}.{part}"
+    match = re.fullmatch(r"pool(\d)_(conv|bn)", name)
+    if match:
+        return f"features.transition{int(match[1]) - 1}.{'conv' if match[2] == 'conv' else 'norm'}"
+    return None
+
+
+def _mobilenet_v2_module(name):
+    fixed = {"Conv1": "features.0.0", "bn_Conv1": "features.0.1", "Conv_1": "features.18.0",
+             "Conv_1_bn": "features.18.1", "predictions": "classifier.1",
+             "expanded_conv_depthwise": "features.1.conv.0.0",
+             "expanded_conv_depthwise_BN": "features.1.conv.0.1",
+             "expanded_conv_project": "features.1.conv.1",
+             "expanded_conv_project_BN": "features.1.conv.2"}
+    if name in fixed:
+        return fixed[name]
+    match = re.fullmatch(r"block_(\d+)_(expand|depthwise|project)(_BN)?", name)
+    if not match:
+        return None
+    part = {"expand": ("0.0", "0.1"), "depthwise": ("1.0", "1.1"), "project": ("2", "3")}
+    return f"features.{int(match[1]) + 1}.conv.{part[match[2]][bool(match[3])]}"
+
+
+LAYOUTS = (
+    TorchLayout("resnet", "layer1.0.conv1.weight", _resnet_module, "fc"),
+    TorchLayout("mobilenet_v2", "features.1.conv.0.0.weight", _mobilenet_v2_module,
+                "classifier.1"),
+    TorchLayout("densenet", "features.denseblock1.denselayer1.conv1.weight", _densenet_module,
+                "classifier"),
+)
+"""The checkpoint layouts the loader knows (torchvision's names, which timm shares)."""
+
+
+def read(path) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file as NumPy arrays (no PyTorch needed)."""
+    try:
+        from safetensors.numpy import load_file
+    except ImportError as error:
+        raise ImportError("reading PyTorch checkpoints needs the safetensors package: "
+                          "pip install 'keras_resnets[torch-weights]'") from error
+    try:
+        return load_file(os.fspath(path))
+    except Exception as error:  # safetensors raises its own error types
+        raise ValueError(f"weights file {os.fspath(path)!r} is not a safetensors file "
+                         f"({error}); {CONVERT_HINT}") from error
+
+
+def detect(tensors) -> TorchLayout:
+    """The layout whose marker key the checkpoint has."""
+    for layout in LAYOUTS:
+        if layout.marker in tensors:
+            return layout
+    sample = ", ".join(sorted(tensors)[:5])
+    raise ValueError(f"unknown checkpoint layout (first keys: {sample}); known layouts: "
+                     f"{', '.join(f'{x.name} ({x.marker})' for x in LAYOUTS)}")
+
+
+def _batch_norm(layer, prefix, take):
+    gamma, beta = take(f"{prefix}.weight"), take(f"{prefix}.bias")
+    mean = take(f"{prefix}.running_mean")
+    var = take(f"{prefix}.running_var").astype(np.float64)
+    epsilon = float(layer.epsilon)
+    if layer.scale:
+        gamma = gamma.astype(np.float64) * np.sqrt((var + epsilon) / (var + TORCH_EPSILON))
+    elif epsilon != TORCH_EPSILON or not np.allclose(gamma, 1.0):
+        if not np.allclose(gamma, 1.0):
+            raise ValueError(f"{layer.name}: the checkpoint's {prefix}.weight (gamma) is not 1 "
+                             "but this BatchNorm has no scale; build the model with a style "
+                             "whose bn_scale=True")
+        var = var + TORCH_EPSILON - epsilon
+    values = ([gamma] if layer.scale else []) + ([beta] if layer.center else []) + [mean, var]
+    return values
+
+
+def _convert(layer, prefix, take):
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return _batch_norm(layer, prefix, take)
+    weight = take(f"{prefix}.weight")
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        channels, multiplier = layer.kernel.shape[2], layer.kernel.shape[3]
+        kernel = weight.reshape(channels, multiplier, *weight.shape[2:]).transpose(2, 3, 0, 1)
+    elif isinstance(layer, keras.layers.Conv2D):
+        kernel = weight.transpose(2, 3, 1, 0)
+    elif isinstance(layer, keras.layers.Dense):
+        kernel = (weight[:, :, 0, 0] if weight.ndim == 4 else weight).T
+    else:
+        raise ValueError(f"{layer.name}: no PyTorch conversion for a {type(layer).__name__}")
+    return [kernel] + ([take(f"{prefix}.bias")] if layer.use_bias else [])
+
+
+def assign(model, tensors):
+    """Fill every weight of ``model`` from ``tensors`` (a state dict of NumPy arrays), or
+    raise ValueError naming the missing and left-over tensors; nothing is set on error.
+    A model without the classifier (``include_top=False``, ``features_only=True``) leaves
+    the checkpoint's classifier out."""
+    layout = detect(tensors)
+    used, missing, mismatched, values = set(), [], [], {}
+    has_head = any(layout.module(layer.name) == layout.head for layer in model.layers)
+
+    def take(key):
+        if key not in tensors:
+            raise KeyError(key)
+        used.add(key)
+        return tensors[key]
+
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        module = layout.module(layer.name)
+        if module is None:
+            missing.append(f"{layer.name} (no {layout.name} counterpart)")
+            continue
+        try:
+            arrays = _convert(layer, module, take)
+        except KeyError as error:
+            missing.append(f"{layer.name} <- {error.args[0]}")
+            continue
+        for weight, array in zip(layer.weights, arrays, strict=True):
+            if tuple(weight.shape) != array.shape:
+                mismatched.append(f"{layer.name}/{weight.name} {tuple(weight.shape)} <- "
+                                  f"{module} {array.shape}")
+        values[layer.name] = arrays
+    left = sorted(k for k in tensors if k not in used and not k.endswith("num_batches_tracked")
+                  and (has_head or not k.startswith(layout.head + ".")))
+    if missing or left or mismatched:
+        parts = [f"{label} ({len(items)}): {', '.join(items[:8])}"
+                 + (", ..." if len(items) > 8 else "")
+                 for label, items in (("missing", missing), ("left over", left),
+                                      ("shape mismatch", mismatched)) if items]
+        raise ValueError(f"the {layout.name} checkpoint does not fit {model.name!r}: "
+                         + "; ".join(parts))
+    for name, arrays in values.items():
+        layer = model.get_layer(name)
+        layer.set_weights([np.asarray(a, dtype=w.dtype) for w, a in
+                           zip(layer.weights, arrays, strict=True)])
+
+
+def load(model, path):
+    """Load a timm/torchvision safetensors checkpoint into ``model`` (see :func:`assign`)."""
+    assign(model, read(path))

@@ -1,0 +1,92 @@
+"""The benchmark harness's statistics, the GPU script's smoke mode on the CPU, and the
+export warning that the TFLite measurements (docs/export.md) call for."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import harness  # noqa: E402
+
+
+def test_abba_alternates_the_order_and_warms_every_side_alike():
+    calls = []
+    times = harness.abba({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                         repeats=4, warmup=2)
+    assert calls == ["a", "b", "b", "a"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
+    assert {k: len(v) for k, v in times.items()} == {"a": 4, "b": 4}
+
+
+def test_abba_times_with_the_given_clock():
+    ticks = iter(range(100))
+    times = harness.abba({"a": lambda: None}, repeats=3, warmup=0, clock=lambda: next(ticks))
+    assert times == {"a": [1, 1, 1]}
+
+
+def test_an_interval_holding_one_is_published_as_parity():
+    same = harness.compare([1.0, 1.2, 0.9, 1.1], [1.1, 0.95, 1.05, 1.0])
+    assert same["low"] <= 1.0 <= same["high"] and harness.verdict(same) == "parity"
+    faster = harness.compare([2.0, 2.1, 1.9, 2.05], [1.0, 1.02, 0.98, 1.01])
+    assert faster["low"] > 1.0 and harness.verdict(faster) == "faster"
+    assert harness.ratio_text(faster).endswith("faster")
+
+
+@pytest.mark.slow
+def test_gpu_script_smoke_mode_reports_positive_throughput(tmp_path):
+    out = tmp_path / "gpu.json"
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--smoke",
+                           "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["smoke"] is True and report["machine"]["backend"] == "jax"
+    assert {"device", "load_before", "load_after", "timed_call"} <= set(report)
+    assert [row["precision"] for row in report["throughput"]] == ["float32", "mixed_bfloat16"]
+    for row in report["throughput"]:
+        for key in ("images_per_s", "step_s", "training_flops_per_image", "achieved_tflops",
+                    "peak_tflops", "mfu"):
+            assert row[key] > 0, (key, row)
+    ratio = report["step_ratio"]
+    assert ratio["ratio"] > 0 and 0 < ratio["ci95"][0] <= ratio["ci95"][1]
+    assert all(seconds > 0 for seconds in ratio["step_s"].values())
+
+
+def test_dynamic_range_export_of_a_depthwise_net_warns_that_it_measured_slower():
+    import keras_resnets
+    from keras_resnets import export
+
+    model = keras_resnets.create_model("mobilenetv2-0.35", input_shape=(32, 32, 3), classes=10)
+    # int8_io is refused after the warning, so nothing is converted here.
+    with pytest.warns(UserWarning, match="depthwise"), pytest.raises(ValueError, match="int8_io"):
+        export.export_tflite(model, "unused.tflite", "dynamic", int8_io=True)
+    plain = keras_resnets.create_model("resnet20")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="int8_io"):
+            export.export_tflite(plain, "unused.tflite", "dynamic", int8_io=True)
+
+
+def test_kernels_default_to_he_uniform_and_the_papers_he_normal_is_one_field_away():
+    import dataclasses
+
+    import keras
+
+    import keras_resnets
+
+    def initializers(model):
+        return {type(layer.kernel_initializer).__name__ for layer in model.layers
+                if isinstance(layer, keras.layers.Conv2D)}
+
+    assert initializers(keras_resnets.create_model("resnet20")) <= {"HeUniform", "Zeros"}
+    spec = keras_resnets.get_spec("resnet20")
+    style = dataclasses.replace(spec.style, kernel_initializer="he_normal")
+    paper = keras_resnets.build_model(dataclasses.replace(spec, style=style))
+    assert "HeNormal" in initializers(paper) and "HeUniform" not in initializers(paper)
