@@ -35,7 +35,7 @@ def explicitly_named(model):
 
 
 NOT_COMPARED = {"name", "trainable", "dtype", "kernel_initializer", "bias_initializer",
-                "depthwise_initializer", "pointwise_initializer"}
+                "depthwise_initializer", "pointwise_initializer", "gamma_initializer"}
 
 
 def layer_config(layer):
