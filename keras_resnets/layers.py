@@ -99,3 +99,52 @@ class BilinearResize(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "interpolation": self.interpolation}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ConstantPadding2D(keras.layers.Layer):
+    """Pads the height and width with a constant ``value`` (default ``-inf``).
+
+    ``padding``: an int (every side) or ``((top, bottom), (left, right))``. With ``-inf``
+    before a 'valid' max-pool it is PyTorch's ``MaxPool2d(k, s, padding=p)``: the padding
+    never wins, whatever the sign of the values (zero padding wins over negative values,
+    as after a BatchNorm without ReLU). TFLite converts it to the builtin PADV2.
+
+    Example::
+
+        y = ConstantPadding2D(1)(x)                        # (None, h + 2, w + 2, c), -inf
+        y = keras.layers.MaxPooling2D(3, 2)(y)             # = torch MaxPool2d(3, 2, 1)
+    """
+
+    def __init__(self, padding=1, value=float("-inf"), **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _padding_pairs(padding)
+        self.value = float(value)
+
+    def call(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        return ops.pad(inputs, [[0, 0], [top, bottom], [left, right], [0, 0]],
+                       constant_values=self.value)
+
+    def compute_output_shape(self, input_shape):
+        (top, bottom), (left, right) = self.padding
+        batch, height, width, channels = input_shape
+        return (batch, None if height is None else height + top + bottom,
+                None if width is None else width + left + right, channels)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "value": self.value}
+
+
+def _padding_pairs(padding):
+    """``((top, bottom), (left, right))`` of an int or a pair of pairs, or a ValueError."""
+    if isinstance(padding, int) and not isinstance(padding, bool):
+        padding = ((padding, padding), (padding, padding))
+    try:
+        pairs = tuple(tuple(int(p) for p in pair) for pair in padding)
+    except (TypeError, ValueError):
+        pairs = ()
+    if len(pairs) != 2 or any(len(p) != 2 or min(p) < 0 for p in pairs):
+        raise ValueError(f"ConstantPadding2D padding must be an int >= 0 or "
+                         f"((top, bottom), (left, right)); got {padding!r}")
+    return pairs

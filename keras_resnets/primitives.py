@@ -373,6 +373,20 @@ class ZeroPad(Recipe):
         return (None if h is None else h + top + bottom, None if w is None else w + left + right, c)
 
 
+class ConstantPad(ZeroPad):
+    """Padding with a constant ``value`` (:class:`keras_resnets.layers.ConstantPadding2D`);
+    ``-inf`` before a 'valid' max-pool is PyTorch's padded ``MaxPool2d``."""
+
+    def __init__(self, padding, *, value=float("-inf"), name=None):
+        super().__init__(padding, name=name)
+        self.value = value
+
+    def make(self):
+        from keras_resnets import layers as custom_layers
+
+        return custom_layers.ConstantPadding2D(self.padding, self.value, name=self.name)
+
+
 class Resize(Recipe):
     """Bilinear resize to a fixed ``size`` (:class:`keras_resnets.layers.BilinearResize`)."""
 

@@ -15,7 +15,9 @@ UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: refused at once, no net
 
 def test_every_record_names_a_registered_model_and_complete_facts():
     records = catalogue.all_records()
-    assert len(records) == 12 + 13 + 6 + 5  # keras, torchvision v1, timm a1, torchvision v2
+    # keras, torchvision v1 (ResNets, DenseNets; InceptionV3), timm a1, torchvision v2,
+    # timm's legacy_xception and resnetv2_50
+    assert len(records) == 12 + 13 + 1 + 6 + 5 + 2
     for record in records:
         keras_resnets.get_spec(record.model)
         assert record.url.startswith("https://")
@@ -32,8 +34,8 @@ def test_every_record_names_a_registered_model_and_complete_facts():
 def test_source_parameter_counts_match_our_counter():
     for record in catalogue.all_records():
         if record.params is not None:
-            assert keras_resnets.count_params(record.model).trainable == record.params, \
-                record.model
+            assert keras_resnets.count_params(record.model, **dict(record.options)).trainable \
+                == record.params, record.model
 
 
 def test_model_info_lists_the_weights():

@@ -44,6 +44,7 @@ from keras_resnets.blocks.common import (
     conv_bn,
     conv_bn_act,
     correct_pad,
+    max_pool,
     shortcut,
     spatial,
 )
@@ -141,6 +142,7 @@ __all__ = [
     "factorized_conv",
     "inception_block",
     "inverted_residual_block",
+    "max_pool",
     "merge_residual",
     "preact_block",
     "preact_bottleneck_block",

@@ -26,7 +26,10 @@ class Style:
     BatchNorm ``momentum`` follows Keras's convention (0.9 = PyTorch's 0.1).
     ``padding``: how strided layers pad an even-sized map: ``"keras"`` (TensorFlow's
     'same': one pixel less at the top and left) or ``"torch"`` (symmetric, PyTorch's
-    ``padding=k // 2``), so PyTorch checkpoints give PyTorch's outputs; MobileNetV2 reads it.
+    ``padding=k // 2``), so PyTorch checkpoints give PyTorch's outputs; MobileNetV2 reads it
+    for its strided convolutions, Xception and the ResNet stem for their max-pools
+    (:func:`max_pool`: ``-inf`` padding, as ``torch.nn.MaxPool2d``), InceptionV3 for its
+    average pools (zero padding counted in the mean, as ``F.avg_pool2d``).
     """
 
     bias_before_bn: bool = False
@@ -116,6 +119,22 @@ def correct_pad(x, kernel_size, style=DEFAULT_STYLE):
         return tuple((k // 2, k // 2) for k in kernel)
     adjust = [1 if size is None else 1 - size % 2 for size in spatial(x)]
     return tuple((k // 2 - a, k // 2) for k, a in zip(kernel, adjust, strict=True))
+
+
+def max_pool(x, size, stride, *, name, style=DEFAULT_STYLE, pad_name=None):
+    """``size``x``size`` max-pool named ``name`` with stride ``stride``, 'same' (TensorFlow's:
+    an even map is padded at the bottom and right only), or with ``style.padding ==
+    "torch"`` PyTorch's ``MaxPool2d(size, stride, size // 2)``: a ``pad_name`` (default
+    ``{name}_pad``) layer pads every side with ``-inf``, then a 'valid' pool.
+
+    Example::
+
+        y = max_pool(x, 3, 2, name="block2_pool", style=Style(padding="torch"))
+    """
+    if style.padding == "torch":
+        x = P.ConstantPad(size // 2, name=pad_name or f"{name}_pad")(x)
+        return P.Pool("max", size, stride, padding="valid", name=name)(x)
+    return P.Pool("max", size, stride, padding="same", name=name)(x)
 
 
 def conv_bn_act(x, filters, kernel_size, stride=1, *, name, style=DEFAULT_STYLE,

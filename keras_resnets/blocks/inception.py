@@ -87,6 +87,12 @@ def _inception_step(x, step, *, name, style, activation):
         size = step[1] if len(step) > 1 else 3
         stride = step[2] if len(step) > 2 else 1
         padding = step[3] if len(step) > 3 else ("same" if stride == 1 else "valid")
+        if step[0] == "avg" and padding == "same" and stride == 1 and style.padding == "torch":
+            # PyTorch's avg_pool2d(x, k, 1, k // 2) counts the zero padding (count_include_pad)
+            pad = tuple((k // 2, k // 2) for k in (size if isinstance(size, (tuple, list))
+                                                   else (size, size)))
+            x = P.ZeroPad(pad, name=f"{name}_pad")(x)
+            padding = "valid"
         return P.Pool(step[0], size, stride, padding=padding, name=f"{name}_pool")(x)
     if (isinstance(step, tuple) and 2 <= len(step) <= 4 and isinstance(step[0], int)
             and not isinstance(step[0], bool)):
@@ -110,7 +116,9 @@ def inception_block(x, branches, *, name, style=DEFAULT_STYLE, activation="relu"
       ``(filters, kernel, stride, padding)``: conv -> BN -> activation, ``kernel`` an int
       or ``(rows, cols)`` such as ``(1, 7)``, padding ``"same"`` unless given;
     - ``"avg"`` or ``"max"``: 3x3 pooling, stride 1, ``"same"``; or
-      ``(kind, size[, stride[, padding]])``, padding ``"valid"`` by default when strided;
+      ``(kind, size[, stride[, padding]])``, padding ``"valid"`` by default when strided
+      (with ``style.padding == "torch"`` a 'same' average pool counts its zero padding, as
+      PyTorch's ``avg_pool2d(x, 3, 1, 1)``: a ``{name}_pad`` layer, then a 'valid' pool);
     - :class:`Factorized`: a 1xn + nx1 pair (:func:`factorized_conv`);
     - a list of branches or a :class:`Split`: a nested inception block (InceptionV3's
       expanded filter banks);

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 
 from keras_resnets import primitives as P
-from keras_resnets.blocks.common import batch_norm, conv, conv_bn_act
+from keras_resnets.blocks.common import batch_norm, conv, conv_bn_act, max_pool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,8 +34,12 @@ def _conv_bn_relu(x, stem, kernel, stride, style):
 
 
 def imagenet_stem(x, stem, *, style):
-    """7x7/2 convolution (-> BN -> ReLU) -> 3x3/2 max-pool (He et al., 2015)."""
+    """7x7/2 convolution (-> BN -> ReLU) -> 3x3/2 max-pool (He et al., 2015), after a
+    ``pool1_pad`` of zeros (keras.applications) or, with ``style.padding == "torch"``, of
+    ``-inf`` (PyTorch's ``MaxPool2d(3, 2, 1)``; they differ where the stem has no ReLU)."""
     x = _conv_bn_relu(x, stem, 7, 2, style)
+    if style.padding == "torch":
+        return max_pool(x, 3, 2, name=stem.pool_name, style=style, pad_name="pool1_pad")
     x = P.ZeroPad(1, name="pool1_pad")(x)
     return P.Pool("max", 3, 2, name=stem.pool_name)(x)
 

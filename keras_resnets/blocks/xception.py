@@ -10,7 +10,13 @@ from __future__ import annotations
 import dataclasses
 
 from keras_resnets import primitives as P
-from keras_resnets.blocks.common import DEFAULT_STYLE, Style, batch_norm, checked_shortcut
+from keras_resnets.blocks.common import (
+    DEFAULT_STYLE,
+    Style,
+    batch_norm,
+    checked_shortcut,
+    max_pool,
+)
 from keras_resnets.blocks.residual import merge_residual
 
 KERAS_XCEPTION_STYLE = Style(bn_epsilon=1e-3, bn_momentum=0.99)
@@ -25,7 +31,8 @@ def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut=
     ``convs`` times (activation -> 3x3 separable conv -> BN), the first activation
     skipped when ``activate_first=False`` (Xception's block2 follows a ReLU already);
     ``filters`` is an int or one width per separable conv (``(728, 1024)``). A strided
-    block ends in a 3x3 max-pool and projects the shortcut with a strided 1x1 conv + BN
+    block ends in a 3x3 max-pool (padded with ``-inf`` as PyTorch's when
+    ``style.padding == "torch"``: :func:`~keras_resnets.blocks.common.max_pool`) and projects the shortcut with a strided 1x1 conv + BN
     (``{name}_0_conv``, ``{name}_0_bn``; option ``"A"`` zero-pads instead).
     Layers as keras.applications: ``{name}_sepconv{i}_act``, ``{name}_sepconv{i}``,
     ``{name}_sepconv{i}_bn``, ``{name}_pool``, ``{name}_add``. ``zero_init_residual``:
@@ -43,7 +50,7 @@ def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut=
                        zero_init=zero_init_residual and identity is not None
                        and i == len(widths))
     if stride > 1:
-        y = P.Pool("max", 3, stride, padding="same", name=f"{name}_pool")(y)
+        y = max_pool(y, 3, stride, name=f"{name}_pool", style=style)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation=None, branch_first=True)
 

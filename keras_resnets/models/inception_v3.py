@@ -7,7 +7,9 @@ The network is a table on the staged engine: the ``"inception"`` stem (``conv2d_
 ``maxpool_5a``: plain ``"conv_bn_act"`` and ``"pool"`` kinds) and one ``"inception"``
 stage per module (``mixed0`` ... ``mixed10``), whose typed options are the branches table
 of :data:`MODULES`; the 7x7 branches are :class:`~keras_resnets.blocks.inception.Factorized`
-pairs (1x7 + 7x1).
+pairs (1x7 + 7x1). ``InceptionV3(padding="torch")`` is torchvision's ``inception_v3``
+instead (BatchNorm with gamma, average pools counting their padding), whose checkpoints
+:mod:`~keras_resnets.weights.torch_import` loads.
 
 Example::
 
@@ -17,8 +19,10 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+
 from keras_resnets import blocks as B
-from keras_resnets._checks import check_options
+from keras_resnets._checks import check_choice, check_options
 from keras_resnets.blocks.inception import Factorized, InceptionOptions, Split
 from keras_resnets.blocks.plain import ConvBNActOptions, PoolOptions
 from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
@@ -56,12 +60,17 @@ def _modules():
 
 
 MODULES = _modules()
+PADDINGS = ("keras", "torch")
 
 
-def inception_v3_spec(**options) -> NetworkSpec:
+def inception_v3_spec(padding="keras") -> NetworkSpec:
     """The spec behind :func:`InceptionV3`: stem of five convs and two max-pools ->
-    eleven inception modules -> head."""
-    check_options("InceptionV3", options, ())  # a fixed network: no options of its own
+    eleven inception modules -> head. ``padding="torch"``: torchvision's variant (BatchNorm
+    with gamma, average pools that count their zero padding)."""
+    check_choice("padding", padding, PADDINGS)
+    style = B.KERAS_INCEPTION_STYLE
+    if padding == "torch":
+        style = dataclasses.replace(style, padding="torch", bn_scale=True)
     stages = (
         Stage(1, 80, 1, kind="conv_bn_act", options=ConvBNActOptions(1, "valid"),
               name="conv2d_3b"),
@@ -73,25 +82,43 @@ def inception_v3_spec(**options) -> NetworkSpec:
     )
     return NetworkSpec(name="inceptionv3", stages=stages,
                        stem=Stem("inception", (32, 32, 64), pool_name="maxpool_3a"),
-                       style=B.KERAS_INCEPTION_STYLE, default_input_shape=(299, 299, 3),
-                       keras_weights="inceptionv3")
+                       style=style, default_input_shape=(299, 299, 3),
+                       keras_weights="inceptionv3" if padding == "keras" else None)
 
 
-def InceptionV3(**kwargs):
+def InceptionV3(*, padding="keras", weights=None, **kwargs):
     """InceptionV3, layer for layer as keras.applications ``InceptionV3`` (299x299
     inputs, at least 75x75).
 
     Takes the keras.applications arguments (``include_top``, ``weights`` (``None``,
-    ``"imagenet"`` or a file), ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-    ``classifier_activation``, ``name``) plus ``features_only`` (outputs ``C2``-``C5``).
-    InceptionV3 has no residual branches: ``drop_path_rate`` other than 0 raises a
-    ``ValueError``, as in every family without them.
+    ``"imagenet"``, a catalogue tag or a file), ``input_tensor``, ``input_shape``,
+    ``pooling``, ``classes``, ``classifier_activation``, ``name``) plus ``features_only``
+    (outputs ``C2``-``C5``). InceptionV3 has no residual branches: ``drop_path_rate``
+    other than 0 raises a ``ValueError``, as in every family without them.
+
+    ``padding``: ``"keras"`` (keras.applications' network: BatchNorm without gamma, 'same'
+    average pools that leave the padding out of the mean, as Keras's files were trained)
+    or ``"torch"`` (torchvision's ``inception_v3``: BatchNorm with gamma, branch average
+    pools that count their zero padding, ``avg_pool2d(x, 3, 1, 1)``), so torchvision's
+    checkpoints give its logits::
+
+        model = InceptionV3(padding="torch", weights="torchvision/imagenet1k_v1")
+        x = keras_resnets.preprocess_input(images, "inceptionv3", "torchvision/imagenet1k_v1")
     """
-    return build_model(inception_v3_spec(), **kwargs)
+    if weights == "imagenet" and padding != "keras":
+        raise ValueError(f"InceptionV3 padding must be 'keras' for weights='imagenet' (Keras's "
+                         f"file was trained with it); got padding={padding!r}. torchvision's "
+                         "weights: padding='torch', weights='torchvision/imagenet1k_v1'")
+    return build_model(inception_v3_spec(padding), weights=weights, **kwargs)
+
+
+def _from_name(match, **options):
+    check_options("InceptionV3", options, ("padding",))
+    return inception_v3_spec(**options)
 
 
 register_family(
-    "inceptionv3", r"inceptionv3", lambda match, **options: inception_v3_spec(**options),
+    "inceptionv3", r"inceptionv3", _from_name,
     ["inceptionv3"],
     "Szegedy, Vanhoucke, Ioffe, Shlens, Wojna: Rethinking the Inception Architecture for "
     "Computer Vision, CVPR 2016 (arXiv:1512.00567)",

@@ -9,9 +9,12 @@ Example::
     model = ResNet50()                                   # keras.applications compatible
     cifar = ResNet(56, stem="cifar")                     # option-A shortcuts, 10 classes
     plain = ResNet(20, stem="cifar", shortcut="none")    # the paper's plain net
+    timm = ResNet50V2(stride_at_end=False, padding="torch")   # timm's resnetv2_50
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets._checks import (
@@ -32,6 +35,7 @@ KERAS_DEPTHS = (50, 101, 152)
 VERSIONS = (1, 1.5, 2)
 CIFAR_BASIC_EXAMPLES = "20, 32, 44, 56, 110, 1202"
 CIFAR_BOTTLENECK_EXAMPLES = "164, 1001"
+PADDINGS = ("keras", "torch")
 
 
 def _cifar_block(depth, version, block):
@@ -55,13 +59,14 @@ def _cifar_blocks_per_stage(depth, block):
 
 
 def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block=None,
-                se_ratio=0.0, stride_at_end=None) -> NetworkSpec:
+                se_ratio=0.0, stride_at_end=None, padding="keras") -> NetworkSpec:
     """The spec behind :func:`ResNet` (same arguments)."""
     check_positive_int("depth", depth, f"18, 50 with stem='imagenet'; {CIFAR_BASIC_EXAMPLES} "
                                        "with stem='cifar'")
     check_choice("version", version, VERSIONS)
     check_choice("stem", stem, ("imagenet", "cifar"))
     check_width("width", width)
+    check_choice("padding", padding, PADDINGS)
     if stride_at_end is not None:
         check_bool("stride_at_end", stride_at_end)
     else:
@@ -102,6 +107,8 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
     if block_kind != "bottleneck":
         options.pop("stride_in", None)
     suffix = {1: "", 1.5: "_v1.5", 2: "v2"}[version]
+    style = ((B.KERAS_V2_STYLE if preact else B.KERAS_V1_STYLE) if keras_compatible
+             else B.DEFAULT_STYLE)
     return ResidualSpec(
         name=f"resnet{depth}{suffix}",
         block=block_kind,
@@ -109,19 +116,19 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         stem=stem,
         stem_filters=scaled(stem_filters, width),
         preact=preact,
-        style=(B.KERAS_V2_STYLE if preact else B.KERAS_V1_STYLE) if keras_compatible
-        else B.DEFAULT_STYLE,
+        style=dataclasses.replace(style, padding=padding),
         shortcut=shortcut,
         stride_at_end=stride_at_end,
         block_options=options,
         default_input_shape=input_shape,
         default_classes=classes,
-        keras_weights=f"resnet{depth}{'v2' if preact else ''}" if keras_compatible else None,
+        keras_weights=f"resnet{depth}{'v2' if preact else ''}"
+        if keras_compatible and padding == "keras" else None,
     )
 
 
 def ResNet(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block=None,
-           se_ratio=0.0, stride_at_end=None, **kwargs):
+           se_ratio=0.0, stride_at_end=None, padding="keras", **kwargs):
     """A ResNet of any published depth.
 
     Args:
@@ -142,14 +149,25 @@ def ResNet(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block
         se_ratio: squeeze-and-excitation on every block when > 0 (e.g. 0.25).
         stride_at_end: each stage strides in its last block (True) or its first (False);
             default: the last for ImageNet ``version=2`` (keras.applications ResNetV2),
-            the first otherwise. ``version=2, stride_at_end=False`` is timm's ResNetV2.
+            the first otherwise.
+        padding: how the stem's max-pool pads: ``"keras"`` (zeros, keras.applications)
+            or ``"torch"`` (``-inf``, PyTorch's ``MaxPool2d(3, 2, 1)``). They differ only
+            where the stem has no ReLU (``version=2``). ``version=2, stride_at_end=False,
+            padding="torch"`` is timm's ``resnetv2_50``, whose checkpoints then give its
+            outputs::
+
+                ResNet50V2(stride_at_end=False, padding="torch", weights="timm/a1h_in1k")
         **kwargs: the keras.applications arguments (``include_top``, ``weights``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
             ``classifier_activation``, ``name``) plus ``drop_path_rate`` and
             ``features_only``.
     """
     spec = resnet_spec(depth, version=version, stem=stem, width=width, shortcut=shortcut,
-                       block=block, se_ratio=se_ratio, stride_at_end=stride_at_end)
+                       block=block, se_ratio=se_ratio, stride_at_end=stride_at_end,
+                       padding=padding)
+    if kwargs.get("weights") == "imagenet" and padding != "keras":
+        raise ValueError(f"ResNet padding must be 'keras' for weights='imagenet' (Keras's "
+                         f"files were trained with it); got padding={padding!r}")
     return build_model(spec, **kwargs)
 
 

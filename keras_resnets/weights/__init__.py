@@ -44,14 +44,23 @@ def find_record(spec, tag) -> catalogue.WeightRecord:
     naming the models that do have ``tag`` (a tag fits only its own architecture)."""
     from keras_resnets import registry
 
-    owners = [name for name, tags in catalogue.CATALOGUE.items() if tag in tags]
-    for name in owners:
-        if _architecture(registry.get_spec(name)) == _architecture(spec):
-            return catalogue.CATALOGUE[name][tag]
-    raise ValueError(f"weights={tag!r} are published for {', '.join(owners)}, not for "
-                     f"{spec.name!r} (another architecture: ResNet-50 v1 strides in the 1x1, "
-                     "torchvision's v1.5 in the 3x3); e.g. create_model('resnet50-v1.5', "
-                     f"weights={tag!r})")
+    owners = [(name, tags[tag]) for name, tags in catalogue.CATALOGUE.items() if tag in tags]
+    for name, record in owners:
+        if _architecture(registry.get_spec(name, **dict(record.options))) \
+                == _architecture(spec):
+            return record
+    def options(record):
+        return "".join(f", {k}={v!r}" for k, v in record.options)
+
+    named = ", ".join(name + (f" ({options(record)[2:]})" if record.options else "")
+                      for name, record in owners)
+    same = [(name, record) for name, record in owners if name == spec.name]
+    example = (f"create_model({same[0][0]!r}{options(same[0][1])}, weights={tag!r})" if same
+               else f"create_model('resnet50-v1.5', weights={tag!r})")
+    raise ValueError(f"weights={tag!r} are published for {named}, not for {spec.name!r} "
+                     "as built (another architecture: ResNet-50 v1 strides in the 1x1, "
+                     "torchvision's v1.5 in the 3x3; torchvision's InceptionV3 is "
+                     f"padding='torch'); e.g. {example}")
 
 
 def validate(spec, weights, *, include_top, classes):

@@ -4,7 +4,8 @@ A record says where the file is, how the network was trained to see its input (s
 resize interpolation and crop, mean/std or keras.applications' preprocessing mode) and
 what the source reports for it (ImageNet top-1, parameter count). Tags read
 ``"<source>/<name>"``: ``"keras/imagenet"`` (also ``weights="imagenet"``),
-``"torchvision/imagenet1k_v1"``, ``"torchvision/imagenet1k_v2"``, ``"timm/a1_in1k"``.
+``"torchvision/imagenet1k_v1"``, ``"torchvision/imagenet1k_v2"``, ``"timm/a1_in1k"``,
+``"timm/tf_in1k"`` (legacy_xception), ``"timm/a1h_in1k"`` (resnetv2_50).
 
 Facts come from the sources' own tables: torchvision's ``Weights`` metadata
 (``acc@1``, ``num_params``, resize/crop), timm's ``default_cfgs`` (file, crop_pct,
@@ -21,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from keras_resnets.weights.keras_files import IMAGENET, KERAS_MODES, KERAS_URL
 
@@ -38,6 +40,8 @@ class WeightRecord:
     keras.applications preprocessing mode (``"caffe"``, ``"tf"``, ``"torch"``), else
     ``mean``/``std`` on [0, 1] pixels. ``resize``: the shorter side before the centre
     crop of ``input_size``. ``origin``: the file the source itself publishes.
+    ``options``: the builder options the weights need, ``(name, value)`` pairs
+    (torchvision's InceptionV3: ``(("padding", "torch"),)``).
     """
 
     model: str
@@ -57,6 +61,7 @@ class WeightRecord:
     classes: int = 1000
     sha256: str | None = None
     origin: str | None = None
+    options: tuple = ()
 
     @property
     def file_name(self) -> str:
@@ -124,10 +129,35 @@ def _build() -> dict:
             add(WeightRecord(model, "torchvision/imagenet1k_v2", "torchvision",
                              HUB.format(f"{timm_name}.tv2_in1k"), _TV_LICENSE, 224, 232,
                              "bilinear", top1_v2, params, origin=_TV + v2))
+    # torchvision's InceptionV3 (ported from TensorFlow) in torchvision's variant of our
+    # network; its pretrained model sets transform_input, which turns ImageNet mean/std
+    # input into (x - 0.5) / 0.5: mean = std = 0.5 here, i.e. [-1, 1]. timm's copy keeps the
+    # AuxLogits tensors (the loader drops them); 27,161,264 parameters with them (torchvision),
+    # 23,834,568 without.
+    add(WeightRecord("inceptionv3", "torchvision/imagenet1k_v1", "torchvision",
+                     HUB.format("inception_v3.tv_in1k"),
+                     "BSD-3-Clause (torchvision), Apache-2.0 (the TensorFlow original, timm's "
+                     "copy); ImageNet terms of use", 299, 342, "bilinear", 77.294, 23834568,
+                     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                     origin=_TV + "inception_v3_google-0cc3c7bd.pth",
+                     options=(("padding", "torch"),)))
     for model, timm_name in _TIMM_A1.items():
         add(WeightRecord(model, "timm/a1_in1k", "timm", HUB.format(f"{timm_name}.a1_in1k"),
                          "Apache-2.0 (timm); ImageNet terms of use", 224, round(224 / 0.95),
                          "bicubic", None, _TORCHVISION[model][5]))
+    # timm's own: legacy_xception (Keras's Xception weights, ported by Cadene; the top-1 is
+    # the one timm's module docstring reports) and ResNetV2-50 (a1h recipe). timm resizes
+    # to floor(size / crop_pct): 299 / 0.8975 -> 333, 224 / 0.95 -> 235.
+    add(WeightRecord("xception", "timm/tf_in1k", "timm", HUB.format("legacy_xception.tf_in1k"),
+                     "Apache-2.0 (timm); ImageNet terms of use", 299, math.floor(299 / 0.8975),
+                     "bicubic", 78.892, 22855952, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                     origin="https://github.com/rwightman/pytorch-image-models/releases/"
+                            "download/v0.1-cadene/xception-43020ad28.pth",
+                     options=(("padding", "torch"),)))
+    add(WeightRecord("resnet50v2", "timm/a1h_in1k", "timm", HUB.format("resnetv2_50.a1h_in1k"),
+                     "Apache-2.0 (timm); ImageNet terms of use", 224, math.floor(224 / 0.95),
+                     "bicubic", None, 25549352, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                     options=(("stride_at_end", False), ("padding", "torch"))))
     return table
 
 

@@ -3,7 +3,9 @@
 keras.applications' files use keras.applications' modes (``"caffe"``: BGR minus the
 ImageNet means, for ResNet v1; ``"torch"``: [0, 1] then mean/std, for DenseNet; ``"tf"``:
 [-1, 1], for the others); timm and torchvision weights use their own mean/std on [0, 1]
-pixels. Images come in as RGB values in [0, 255], resized and cropped as the record says.
+pixels (torchvision's InceptionV3: mean = std = 0.5, i.e. [-1, 1], what its
+``transform_input`` makes of ImageNet-normalised input). Images come in as RGB values in
+[0, 255], resized and cropped as the record says.
 
 Example::
 

@@ -2,19 +2,24 @@
 
 The file is read with the ``safetensors`` package's NumPy API. Each Keras layer with
 weights is matched to a PyTorch module by name (a layout's rules: torchvision's and timm's
-ResNet, Wide ResNet and ResNeXt names, their DenseNet names and torchvision's MobileNetV2
-names), and the tensors are
+ResNet, Wide ResNet and ResNeXt names, their DenseNet names, torchvision's MobileNetV2 and
+InceptionV3 names), and the tensors are
 converted: conv kernels OIHW -> HWIO (grouped convs alike), depthwise kernels
 (C*m, 1, kh, kw) -> (kh, kw, C, m), dense (out, in) -> (in, out), BatchNorm weight, bias,
 running mean and variance. Every tensor must be used and every weight filled, or nothing
-is loaded and the error names what is missing or left over.
+is loaded and the error names what is missing or left over. timm's ``legacy_xception``
+and ``resnetv2_50`` names are in :mod:`keras_resnets.weights.torch_layouts`; a timm
+separable conv (``conv1`` depthwise, ``pointwise``) fills one ``SeparableConv2D``.
 
 BatchNorm epsilon: PyTorch uses 1e-5; the keras.applications-compatible styles use
 1.001e-5 (ResNet, DenseNet) or 1e-3. Where they differ, gamma is rescaled by
 ``sqrt((var + eps_keras) / (var + eps_torch))`` (computed in float64), so
 ``gamma' / sqrt(var + eps_keras) == gamma / sqrt(var + eps_torch)``: the normalisation is
 the checkpoint's to float32 rounding. A BatchNorm without gamma (``bn_scale=False``) gets
-its variance shifted by the difference instead.
+its variance shifted by the difference instead. A layout states its checkpoints' epsilon
+(torchvision's InceptionV3: 1e-3, as ours) and the tensors our models have no use for
+(InceptionV3's ``AuxLogits.*``, the auxiliary classifier used only in training): those
+are dropped by name; any other unused tensor is an error.
 
 Example::
 
@@ -32,6 +37,8 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from keras_resnets.weights.torch_layouts import resnetv2_module, xception_module
+
 TORCH_EPSILON = 1e-5
 CONVERT_HINT = ("convert a pickled PyTorch checkpoint once, where PyTorch is installed: "
                 "safetensors.torch.save_file(torch.load('model.pth'), 'model.safetensors')")
@@ -41,12 +48,15 @@ CONVERT_HINT = ("convert a pickled PyTorch checkpoint once, where PyTorch is ins
 class TorchLayout:
     """How one family names its modules: ``marker`` is a key only its files have,
     ``module(layer_name)`` the PyTorch module of a Keras layer (None: no counterpart),
-    ``head`` the classifier's module, dropped without the top."""
+    ``head`` the classifier's module, dropped without the top; ``epsilon`` the checkpoint's
+    BatchNorm epsilon, ``dropped`` prefixes of tensors our models have no counterpart for."""
 
     name: str
     marker: str
     module: Callable
     head: str
+    epsilon: float = TORCH_EPSILON
+    dropped: tuple = ()
 
 
 def _resnet_module(name):
@@ -96,12 +106,60 @@ def _mobilenet_v2_module(name):
     return f"features.{int(match[1]) + 1}.conv.{part[match[2]][bool(match[3])]}"
 
 
+# InceptionV3: our modules mixed0..mixed10 are torchvision's Mixed_5b..Mixed_7c; within a
+# module, our "b{branch}_{step}[_{sub}]" layers are its branch names, per module kind.
+_INCEPTION_STEM = {"conv2d_1a": "Conv2d_1a_3x3", "conv2d_2a": "Conv2d_2a_3x3",
+                   "conv2d_2b": "Conv2d_2b_3x3", "conv2d_3b": "Conv2d_3b_1x1",
+                   "conv2d_4a": "Conv2d_4a_3x3"}
+_INCEPTION_KINDS = {
+    "A": {"b0_1": "branch1x1", "b1_1": "branch5x5_1", "b1_2": "branch5x5_2",
+          "b2_1": "branch3x3dbl_1", "b2_2": "branch3x3dbl_2", "b2_3": "branch3x3dbl_3",
+          "b3_2": "branch_pool"},
+    "B": {"b0_1": "branch3x3", "b1_1": "branch3x3dbl_1", "b1_2": "branch3x3dbl_2",
+          "b1_3": "branch3x3dbl_3"},
+    "C": {"b0_1": "branch1x1", "b1_1": "branch7x7_1", "b1_2_1": "branch7x7_2",
+          "b1_2_2": "branch7x7_3", "b2_1": "branch7x7dbl_1", "b2_2_1": "branch7x7dbl_2",
+          "b2_2_2": "branch7x7dbl_3", "b2_3_1": "branch7x7dbl_4", "b2_3_2": "branch7x7dbl_5",
+          "b3_2": "branch_pool"},
+    "D": {"b0_1": "branch3x3_1", "b0_2": "branch3x3_2", "b1_1": "branch7x7x3_1",
+          "b1_2_1": "branch7x7x3_2", "b1_2_2": "branch7x7x3_3", "b1_3": "branch7x7x3_4"},
+    "E": {"b0_1": "branch1x1", "b1_1": "branch3x3_1", "b1_2_b0_1": "branch3x3_2a",
+          "b1_2_b1_1": "branch3x3_2b", "b2_1": "branch3x3dbl_1", "b2_2": "branch3x3dbl_2",
+          "b2_3_b0_1": "branch3x3dbl_3a", "b2_3_b1_1": "branch3x3dbl_3b", "b3_2": "branch_pool"},
+}
+_INCEPTION_MODULES = tuple(zip(("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"),
+                               "AAABCCCCDEE", strict=True))
+
+
+def _inception_v3_module(name):
+    if name == "predictions":
+        return "fc"
+    match = re.fullmatch(r"(conv2d_\d[ab])_(conv|bn)", name)
+    if match:
+        stem = _INCEPTION_STEM.get(match[1])
+        return stem and f"{stem}.{match[2]}"
+    # Keras names the first expanded filter bank of mixed9/mixed10 "mixed9_0"/"mixed9_1"
+    match = re.fullmatch(r"mixed9_([01])_(b[01]_1)_(conv|bn)", name)
+    if match:
+        name = f"mixed{9 + int(match[1])}_b1_2_{match[2]}_{match[3]}"
+    match = re.fullmatch(r"mixed(\d+)_(b\d[_\w]*?)_(conv|bn)", name)
+    if not match or int(match[1]) >= len(_INCEPTION_MODULES):
+        return None
+    suffix, kind = _INCEPTION_MODULES[int(match[1])]
+    branch = _INCEPTION_KINDS[kind].get(match[2])
+    return branch and f"Mixed_{suffix}.{branch}.{match[3]}"
+
+
 LAYOUTS = (
     TorchLayout("resnet", "layer1.0.conv1.weight", _resnet_module, "fc"),
     TorchLayout("mobilenet_v2", "features.1.conv.0.0.weight", _mobilenet_v2_module,
                 "classifier.1"),
     TorchLayout("densenet", "features.denseblock1.denselayer1.conv1.weight", _densenet_module,
                 "classifier"),
+    TorchLayout("inception_v3", "Mixed_5b.branch1x1.conv.weight", _inception_v3_module, "fc",
+                epsilon=1e-3, dropped=("AuxLogits.",)),
+    TorchLayout("xception", "block1.rep.0.pointwise.weight", xception_module, "fc"),
+    TorchLayout("resnetv2", "stages.0.blocks.0.norm1.running_var", resnetv2_module, "head.fc"),
 )
 """The checkpoint layouts the loader knows (torchvision's names, which timm shares)."""
 
@@ -130,26 +188,32 @@ def detect(tensors) -> TorchLayout:
                      f"{', '.join(f'{x.name} ({x.marker})' for x in LAYOUTS)}")
 
 
-def _batch_norm(layer, prefix, take):
+def _batch_norm(layer, prefix, take, torch_epsilon=TORCH_EPSILON):
     gamma, beta = take(f"{prefix}.weight"), take(f"{prefix}.bias")
     mean = take(f"{prefix}.running_mean")
     var = take(f"{prefix}.running_var").astype(np.float64)
     epsilon = float(layer.epsilon)
     if layer.scale:
-        gamma = gamma.astype(np.float64) * np.sqrt((var + epsilon) / (var + TORCH_EPSILON))
-    elif epsilon != TORCH_EPSILON or not np.allclose(gamma, 1.0):
+        gamma = gamma.astype(np.float64) * np.sqrt((var + epsilon) / (var + torch_epsilon))
+    elif epsilon != torch_epsilon or not np.allclose(gamma, 1.0):
         if not np.allclose(gamma, 1.0):
             raise ValueError(f"{layer.name}: the checkpoint's {prefix}.weight (gamma) is not 1 "
                              "but this BatchNorm has no scale; build the model with a style "
-                             "whose bn_scale=True")
-        var = var + TORCH_EPSILON - epsilon
+                             "whose bn_scale=True (InceptionV3: padding='torch')")
+        var = var + torch_epsilon - epsilon
     values = ([gamma] if layer.scale else []) + ([beta] if layer.center else []) + [mean, var]
     return values
 
 
-def _convert(layer, prefix, take):
+def _convert(layer, prefix, take, torch_epsilon=TORCH_EPSILON):
     if isinstance(layer, keras.layers.BatchNormalization):
-        return _batch_norm(layer, prefix, take)
+        return _batch_norm(layer, prefix, take, torch_epsilon)
+    if isinstance(layer, keras.layers.SeparableConv2D):  # timm's SeparableConv2d module
+        depthwise = take(f"{prefix}.conv1.weight")
+        multiplier = layer.depthwise_kernel.shape[3]
+        kernels = [depthwise.reshape(-1, multiplier, *depthwise.shape[2:]).transpose(2, 3, 0, 1),
+                   take(f"{prefix}.pointwise.weight").transpose(2, 3, 1, 0)]
+        return kernels + ([take(f"{prefix}.pointwise.bias")] if layer.use_bias else [])
     weight = take(f"{prefix}.weight")
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         channels, multiplier = layer.kernel.shape[2], layer.kernel.shape[3]
@@ -186,7 +250,7 @@ def assign(model, tensors):
             missing.append(f"{layer.name} (no {layout.name} counterpart)")
             continue
         try:
-            arrays = _convert(layer, module, take)
+            arrays = _convert(layer, module, take, layout.epsilon)
         except KeyError as error:
             missing.append(f"{layer.name} <- {error.args[0]}")
             continue
@@ -196,7 +260,8 @@ def assign(model, tensors):
                                   f"{module} {array.shape}")
         values[layer.name] = arrays
     left = sorted(k for k in tensors if k not in used and not k.endswith("num_batches_tracked")
-                  and (has_head or not k.startswith(layout.head + ".")))
+                  and (has_head or not k.startswith(layout.head + "."))
+                  and not k.startswith(layout.dropped))
     if missing or left or mismatched:
         parts = [f"{label} ({len(items)}): {', '.join(items[:8])}"
                  + (", ..." if len(items) > 8 else "")
