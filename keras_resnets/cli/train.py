@@ -35,7 +35,10 @@ def add_parser(subparsers, name, summary):
         ["keras-resnets train wrn-10-2 --epochs 2",
          "keras-resnets train resnet20 --dataset cifar10 --recipe resnet-cifar > train.log",
          "keras-resnets train wrn-28-10 --dataset cifar10 --recipe wrn --dropout-rate 0.3 "
-         "--precision mixed_bfloat16"])
+         "--precision mixed_bfloat16",
+         "KERAS_BACKEND=jax keras-resnets train wrn-16-4 --strategy data_parallel "
+         "--coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0   # on each machine, "
+         "its id"])
     parser.add_argument("model", help="a registry name, e.g. wrn-28-10, resnet56, wrn-10-2")
     parser.add_argument("--dataset", default="digits",
                         help="digits (offline), cifar10, cifar100, svhn_cropped or any tfds "
@@ -58,6 +61,15 @@ def add_parser(subparsers, name, summary):
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,
                         help="mirrored: TensorFlow MirroredStrategy; data_parallel: JAX "
                         "keras.distribution.DataParallel")
+    parser.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="address of process 0 when several processes (machines) train "
+                        "together: JAX backend, --strategy data_parallel, with "
+                        "--num-processes and --process-id (default: one process)")
+    parser.add_argument("--num-processes", type=int, metavar="N",
+                        help="processes in the job, one per machine (default: 1)")
+    parser.add_argument("--process-id", type=int, metavar="I",
+                        help="this process, 0..N-1; process 0 writes the run directory "
+                        "(default: 0)")
     parser.add_argument("--run-dir", help="run directory (default: runs/<model>-<dataset>-<recipe>)")
     parser.add_argument("--dropout-rate", type=float,
                         help="dropout between convolutions, WRN only (default: the model's, 0)")
@@ -97,7 +109,8 @@ def train_command(args):
         steps_per_execution=args.steps_per_execution, model_kwargs=model_kwargs,
         augment=args.augment, cutout=args.cutout, label_smoothing=args.label_smoothing,
         data_dir=args.data_dir, download=args.download, seed=args.seed,
-        overwrite=args.overwrite)
+        overwrite=args.overwrite, coordinator=args.coordinator,
+        num_processes=args.num_processes, process_id=args.process_id)
     metrics = result.metrics
     best = metrics["best_val_accuracy"]
     print(f"\n{args.model} on {metrics['dataset']}: best validation accuracy "

@@ -5,6 +5,8 @@
   and :func:`compile_model`.
 * :mod:`~keras_resnets.training.distribution`: mixed precision and the ``mirrored``
   (TensorFlow) and ``data_parallel`` (JAX) strategies.
+* :mod:`~keras_resnets.training.multihost`: ``data_parallel`` across processes
+  (machines): ``train(..., coordinator=..., num_processes=..., process_id=...)``.
 * :mod:`~keras_resnets.training.rundir`: the run directory (``config.json``,
   ``history.csv``/``history.json``, ``curves.png``, ``last.keras``, ``best.keras``,
   ``metrics.json``), locked while a run uses it.

@@ -88,10 +88,11 @@ def _mirrored_strategy():
 
 
 @contextlib.contextmanager
-def strategy_scope(strategy):
+def strategy_scope(strategy, shard_input=True):
     """Build, compile and fit inside this: TF ``MirroredStrategy`` over the local GPUs
     (or all logical CPUs when there is no GPU), JAX ``DataParallel`` over all devices,
-    or nothing for ``"default"``. Yields the number of replicas.
+    or nothing for ``"default"``. Yields the number of replicas. ``shard_input=False``:
+    with several processes each already feeds its part of the global batches.
 
     Example: ``with strategy_scope("data_parallel") as replicas: model.fit(...)``.
     """
@@ -102,7 +103,7 @@ def strategy_scope(strategy):
             yield mirrored.num_replicas_in_sync
     elif strategy == "data_parallel":
         previous = keras.distribution.distribution()
-        parallel = keras.distribution.DataParallel()
+        parallel = keras.distribution.DataParallel(auto_shard_dataset=shard_input)
         keras.distribution.set_distribution(parallel)
         try:
             yield parallel.num_model_replicas

@@ -206,9 +206,10 @@ def apply_weight_decay(model, weight_decay) -> list[str]:
 
 
 def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
-                  steps_per_execution=1, run_eagerly=False):
+                  steps_per_execution=1, run_eagerly=False, weighted=False):
     """Compile with cross-entropy (categorical for one-hot labels) and the metrics
-    ``accuracy`` and ``xent`` (cross-entropy without the L2 penalty).
+    ``accuracy`` and ``xent`` (cross-entropy without the L2 penalty); ``weighted``
+    makes them weigh examples by the data's sample weights (Keras's ``weighted_metrics``).
 
     Example: ``compile_model(model, get_recipe("fast").optimizer(0.1), one_hot=True)``.
     """
@@ -220,5 +221,6 @@ def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                    keras.metrics.SparseCategoricalCrossentropy(name="xent")]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile,
+    model.compile(optimizer=optimizer, loss=loss, metrics=None if weighted else metrics,
+                  weighted_metrics=metrics if weighted else None, jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)

@@ -17,6 +17,8 @@ import dataclasses
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 
 import keras
@@ -35,6 +37,16 @@ from keras_resnets.training.distribution import (
     resolve_jit_compile,
     strategy_scope,
 )
+from keras_resnets.training.multihost import (
+    barrier,
+    check_processes,
+    gather,
+    join_processes,
+    padded_batches,
+    process_batches,
+    process_count,
+    process_index,
+)
 from keras_resnets.training.progress import progress_output
 from keras_resnets.training.recipes import (
     TrainingRecipe,
@@ -43,6 +55,7 @@ from keras_resnets.training.recipes import (
     get_recipe,
 )
 from keras_resnets.training.rundir import (
+    HISTORY_JSON,
     RunRecorder,
     check_resumable,
     check_run_dir,
@@ -90,6 +103,7 @@ class _Plan:
     seed: int
     data_dir: str | None
     download: bool
+    processes: int = 1
 
     @property
     def model_label(self):
@@ -133,7 +147,8 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
           learning_rate=None, run_dir=None, precision="float32", strategy="default",
           jit_compile="auto", steps_per_execution=1, model_kwargs=None, augment=None,
           cutout=None, label_smoothing=None, validation_split=None, data_dir=None,
-          download=True, seed=0, overwrite=False, verbose="auto") -> TrainResult:
+          download=True, seed=0, overwrite=False, verbose="auto", coordinator=None,
+          num_processes=None, process_id=None) -> TrainResult:
     """Train ``model`` with a paper recipe and record the run in ``run_dir``.
 
     Args:
@@ -149,11 +164,15 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         precision: ``"float32"``, ``"mixed_float16"`` (loss scaling is automatic) or
             ``"mixed_bfloat16"``.
         strategy: ``"default"``, ``"mirrored"`` (TensorFlow, all local GPUs/devices) or
-            ``"data_parallel"`` (JAX, all devices, also across processes after
-            ``keras.distribution.initialize``). ``batch_size`` is the global batch.
+            ``"data_parallel"`` (JAX, all devices, of all processes with
+            ``coordinator``). ``batch_size`` is the global batch.
         validation_split: split that selects ``best.keras`` (default: the dataset's
             validation split, :class:`~keras_resnets.data.DatasetInfo`). The test split
             is evaluated once, at the end, on the best model; ``metrics.json`` holds both.
+        coordinator, num_processes, process_id: train with several processes (machines),
+            each running this call with its own ``process_id`` (0 is the coordinator, at
+            ``coordinator="HOST:PORT"``): JAX backend, ``strategy="data_parallel"``
+            (:mod:`~keras_resnets.training.multihost`). Process 0 writes ``run_dir``.
 
     The models saved (``best.keras``, ``last.keras``) and returned carry the input
     normalization (:mod:`keras_resnets.normalization`): they take raw pixels (0-255).
@@ -163,42 +182,78 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         train("wrn-10-2", dataset="digits", recipe="fast", epochs=12, batch_size=64)
     """
     wall_start = time.perf_counter()
+    if check_processes(coordinator, num_processes, process_id, strategy) > 1:
+        join_processes(coordinator, num_processes, process_id)  # before any JAX computation
+    processes = process_count() if strategy == "data_parallel" else 1
     plan = _plan(model, dataset=dataset, recipe=recipe, epochs=epochs, batch_size=batch_size,
                  learning_rate=learning_rate, precision=precision, strategy=strategy,
                  jit_compile=jit_compile, steps_per_execution=steps_per_execution,
                  model_kwargs=model_kwargs, augment=augment, cutout=cutout,
                  label_smoothing=label_smoothing, validation_split=validation_split,
-                 data_dir=data_dir, download=download, seed=seed)
+                 data_dir=data_dir, download=download, seed=seed, processes=processes)
     run_dir = run_dir or os.path.join(
         "runs", f"{plan.model_label}-{plan.info.name}-{plan.recipe.name}")
+    if processes > 1 and process_index() > 0:  # writes the same files (saving gathers the
+        # variables from all processes) into a private directory; reads run_dir's backup
+        writes = tempfile.mkdtemp(prefix="keras-resnets-process-")
+        try:
+            return _train(plan, run_dir, writes, True, verbose, wall_start)
+        finally:
+            shutil.rmtree(writes, ignore_errors=True)
     check_run_dir(run_dir)
-    with DirectoryLock(run_dir, "run_dir"):
+    return _train(plan, run_dir, run_dir, overwrite, verbose, wall_start)
+
+
+def _train(plan, run_dir, writes, overwrite, verbose, wall_start):
+    """The run of :func:`train` reading its backup from ``run_dir`` and writing into
+    ``writes`` (``run_dir`` itself, except on processes other than 0)."""
+    with DirectoryLock(writes, "run_dir"):
         if not overwrite:
             check_resumable(run_dir, plan.config())
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # read by the training data
         train_data, validation_data, test_data = _pipelines(plan, epoch)
         keras.utils.set_random_seed(plan.seed)
-        with precision_scope(plan.precision), strategy_scope(plan.strategy) as replicas:
+        with precision_scope(plan.precision), \
+                strategy_scope(plan.strategy, shard_input=False) as replicas:  # _pipelines did
             net = _compiled_model(plan)
-            recorder = RunRecorder(run_dir, saved_model=with_input_normalization(
+            recorder = RunRecorder(writes, saved_model=with_input_normalization(
                 net, plan.info.mean, plan.info.std))
-            prepare_run_dir(run_dir, plan.config(), overwrite)  # every argument was accepted
-            start = restore(run_dir, net)
+            prepare_run_dir(writes, plan.config(), overwrite)  # every argument was accepted
+            barrier("keras_resnets_run_dir_ready")  # process 0 removed or kept the backup
+            start = _agreed_start(run_dir, net)
+            if start and writes != run_dir:  # resume the history process 0 resumes
+                for name in (HISTORY_JSON, "best.keras"):
+                    if os.path.exists(os.path.join(run_dir, name)):
+                        shutil.copy(os.path.join(run_dir, name), os.path.join(writes, name))
             if start < plan.epochs:
                 set_epoch = keras.callbacks.LambdaCallback(
                     on_epoch_begin=lambda index, logs: epoch.assign(index))
                 fit_verbose, progress = progress_output(verbose)
                 net.fit(train_data, validation_data=validation_data, initial_epoch=start,
                         epochs=plan.epochs, shuffle=False, verbose=fit_verbose,
-                        callbacks=[set_epoch, recorder, RunBackup(run_dir), *progress])
+                        callbacks=[set_epoch, recorder, RunBackup(writes), *progress])
             if recorder.rows is None:  # every epoch was already done before a restart
                 recorder.load(plan.epochs)
-            selected = _select_best(run_dir, recorder.saved_model)
+            selected = _select_best(writes, recorder.saved_model)
             scores = net.evaluate(test_data, return_dict=True, verbose=0)  # once, at the end
         metrics = _final_metrics(plan, recorder, scores, wall_start)
-        metrics.update(test_model=selected, replicas=replicas)
-        finish_run(run_dir, metrics)
+        metrics.update(test_model=selected, replicas=replicas, processes=plan.processes)
+        if writes == run_dir:
+            finish_run(run_dir, metrics)
     return TrainResult(run_dir, recorder.saved_model, recorder.rows, metrics)
+
+
+def _agreed_start(run_dir, net):
+    """The completed epochs of ``run_dir``'s backup, restored into ``net``; with several
+    processes, each reads it and they must agree."""
+    start = restore(run_dir, net)
+    starts = gather(start)
+    if len(set(starts)) > 1:
+        raise ValueError(f"the processes found different backups in run_dir {run_dir!r} "
+                         f"(completed epochs by process: {starts}); resuming with several "
+                         f"processes needs run_dir on a filesystem they all share, or pass "
+                         f"overwrite=True to start over")
+    return start
 
 
 def _select_best(run_dir, model):
@@ -213,7 +268,7 @@ def _select_best(run_dir, model):
 
 def _plan(model, *, dataset, recipe, epochs, batch_size, learning_rate, precision, strategy,
           jit_compile, steps_per_execution, model_kwargs, augment, cutout, label_smoothing,
-          validation_split, data_dir, download, seed) -> _Plan:
+          validation_split, data_dir, download, seed, processes=1) -> _Plan:
     """Check the arguments of :func:`train` and fill in the recipe's defaults."""
     recipe = get_recipe(recipe)
     check_precision(precision)
@@ -246,7 +301,7 @@ def _plan(model, *, dataset, recipe, epochs, batch_size, learning_rate, precisio
         label_smoothing=recipe.label_smoothing if label_smoothing is None else label_smoothing,
         validation_split=validation_split or info.validation_split, precision=precision,
         strategy=strategy, jit_compile=jit_compile, steps_per_execution=steps_per_execution,
-        seed=seed, data_dir=data_dir, download=download)
+        seed=seed, data_dir=data_dir, download=download, processes=processes)
 
 
 def _check_model(model, strategy, precision):
@@ -294,6 +349,13 @@ def _pipelines(plan, epoch):
                                                augment=False, one_hot=bool(plan.label_smoothing),
                                                **plan.data_options)
                   for split in {plan.validation_split, plan.info.test_split}}
+    if plan.processes > 1:  # equal full batches on every process; padding weighs 0
+        sizes = {split: data_lib.num_examples(plan.info.name, split, **plan.data_options)
+                 for split in evaluation}
+        evaluation = {split: process_batches(
+            padded_batches(ds, plan.batch_size, sizes[split]), plan.batch_size,
+            -(-sizes[split] // plan.batch_size)) for split, ds in evaluation.items()}
+        train_data = process_batches(train_data, plan.batch_size, plan.steps_per_epoch)
     return train_data, evaluation[plan.validation_split], evaluation[plan.info.test_split]
 
 
@@ -310,7 +372,8 @@ def _compiled_model(plan):
     apply_weight_decay(net, plan.recipe.weight_decay)
     compile_model(net, plan.recipe.optimizer(plan.learning_rate_schedule()),
                   one_hot=bool(plan.label_smoothing), jit_compile=plan.jit_compile,
-                  steps_per_execution=plan.steps_per_execution)
+                  steps_per_execution=plan.steps_per_execution,
+                  weighted=plan.processes > 1)  # the evaluation padding weighs 0
     return net
 
 

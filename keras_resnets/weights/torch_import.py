@@ -1,14 +1,13 @@
 """Load timm and torchvision checkpoints (safetensors) into our models, without PyTorch.
 
 The file is read with the ``safetensors`` package's NumPy API. Each Keras layer with
-weights is matched to a PyTorch module by name (a layout's rules: torchvision's and timm's
-ResNet, Wide ResNet and ResNeXt names, their DenseNet names, torchvision's MobileNetV2 and
-InceptionV3 names), and the tensors are
-converted: conv kernels OIHW -> HWIO (grouped convs alike), depthwise kernels
+weights is matched to a PyTorch module by name (a layout's rules, in
+:mod:`keras_resnets.weights.torch_layouts`: torchvision's ResNet / Wide ResNet / ResNeXt,
+DenseNet, MobileNetV2 and InceptionV3 names, which timm shares, and timm's
+``legacy_xception`` and ``resnetv2_50``), and the tensors are converted: conv kernels OIHW -> HWIO (grouped convs alike), depthwise kernels
 (C*m, 1, kh, kw) -> (kh, kw, C, m), dense (out, in) -> (in, out), BatchNorm weight, bias,
 running mean and variance. Every tensor must be used and every weight filled, or nothing
-is loaded and the error names what is missing or left over. timm's ``legacy_xception``
-and ``resnetv2_50`` names are in :mod:`keras_resnets.weights.torch_layouts`; a timm
+is loaded and the error names what is missing or left over. A timm
 separable conv (``conv1`` depthwise, ``pointwise``) fills one ``SeparableConv2D``.
 
 BatchNorm epsilon: PyTorch uses 1e-5; the keras.applications-compatible styles use
@@ -31,13 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Callable
 
 import keras
 import numpy as np
 
-from keras_resnets.weights.torch_layouts import resnetv2_module, xception_module
+from keras_resnets.weights import torch_layouts as L
 
 TORCH_EPSILON = 1e-5
 CONVERT_HINT = ("convert a pickled PyTorch checkpoint once, where PyTorch is installed: "
@@ -59,107 +57,16 @@ class TorchLayout:
     dropped: tuple = ()
 
 
-def _resnet_module(name):
-    fixed = {"conv1_conv": "conv1", "conv1_bn": "bn1", "predictions": "fc"}
-    if name in fixed:
-        return fixed[name]
-    match = re.fullmatch(r"conv(\d)_block(\d+)_(\d)_(conv|bn)", name)
-    if not match:
-        return None
-    stage, block, index, kind = int(match[1]), int(match[2]), int(match[3]), match[4]
-    base = f"layer{stage - 1}.{block - 1}."
-    if index == 0:
-        return base + ("downsample.0" if kind == "conv" else "downsample.1")
-    return base + f"{kind}{index}"
-
-
-def _densenet_module(name):
-    fixed = {"conv1_conv": "features.conv0", "conv1_bn": "features.norm0",
-             "bn": "features.norm5", "predictions": "classifier"}
-    if name in fixed:
-        return fixed[name]
-    match = re.fullmatch(r"conv(\d)_block(\d+)_(\d)_(conv|bn)", name)
-    if match:
-        part = {("0", "bn"): "norm1", ("1", "conv"): "conv1", ("1", "bn"): "norm2",
-                ("2", "conv"): "conv2"}.get((match[3], match[4]))
-        block = f"features.denseblock{int(match[1]) - 1}.denselayer{match[2]}"
-        return part and f"{block}.{part}"
-    match = re.fullmatch(r"pool(\d)_(conv|bn)", name)
-    if match:
-        return f"features.transition{int(match[1]) - 1}.{'conv' if match[2] == 'conv' else 'norm'}"
-    return None
-
-
-def _mobilenet_v2_module(name):
-    fixed = {"Conv1": "features.0.0", "bn_Conv1": "features.0.1", "Conv_1": "features.18.0",
-             "Conv_1_bn": "features.18.1", "predictions": "classifier.1",
-             "expanded_conv_depthwise": "features.1.conv.0.0",
-             "expanded_conv_depthwise_BN": "features.1.conv.0.1",
-             "expanded_conv_project": "features.1.conv.1",
-             "expanded_conv_project_BN": "features.1.conv.2"}
-    if name in fixed:
-        return fixed[name]
-    match = re.fullmatch(r"block_(\d+)_(expand|depthwise|project)(_BN)?", name)
-    if not match:
-        return None
-    part = {"expand": ("0.0", "0.1"), "depthwise": ("1.0", "1.1"), "project": ("2", "3")}
-    return f"features.{int(match[1]) + 1}.conv.{part[match[2]][bool(match[3])]}"
-
-
-# InceptionV3: our modules mixed0..mixed10 are torchvision's Mixed_5b..Mixed_7c; within a
-# module, our "b{branch}_{step}[_{sub}]" layers are its branch names, per module kind.
-_INCEPTION_STEM = {"conv2d_1a": "Conv2d_1a_3x3", "conv2d_2a": "Conv2d_2a_3x3",
-                   "conv2d_2b": "Conv2d_2b_3x3", "conv2d_3b": "Conv2d_3b_1x1",
-                   "conv2d_4a": "Conv2d_4a_3x3"}
-_INCEPTION_KINDS = {
-    "A": {"b0_1": "branch1x1", "b1_1": "branch5x5_1", "b1_2": "branch5x5_2",
-          "b2_1": "branch3x3dbl_1", "b2_2": "branch3x3dbl_2", "b2_3": "branch3x3dbl_3",
-          "b3_2": "branch_pool"},
-    "B": {"b0_1": "branch3x3", "b1_1": "branch3x3dbl_1", "b1_2": "branch3x3dbl_2",
-          "b1_3": "branch3x3dbl_3"},
-    "C": {"b0_1": "branch1x1", "b1_1": "branch7x7_1", "b1_2_1": "branch7x7_2",
-          "b1_2_2": "branch7x7_3", "b2_1": "branch7x7dbl_1", "b2_2_1": "branch7x7dbl_2",
-          "b2_2_2": "branch7x7dbl_3", "b2_3_1": "branch7x7dbl_4", "b2_3_2": "branch7x7dbl_5",
-          "b3_2": "branch_pool"},
-    "D": {"b0_1": "branch3x3_1", "b0_2": "branch3x3_2", "b1_1": "branch7x7x3_1",
-          "b1_2_1": "branch7x7x3_2", "b1_2_2": "branch7x7x3_3", "b1_3": "branch7x7x3_4"},
-    "E": {"b0_1": "branch1x1", "b1_1": "branch3x3_1", "b1_2_b0_1": "branch3x3_2a",
-          "b1_2_b1_1": "branch3x3_2b", "b2_1": "branch3x3dbl_1", "b2_2": "branch3x3dbl_2",
-          "b2_3_b0_1": "branch3x3dbl_3a", "b2_3_b1_1": "branch3x3dbl_3b", "b3_2": "branch_pool"},
-}
-_INCEPTION_MODULES = tuple(zip(("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"),
-                               "AAABCCCCDEE", strict=True))
-
-
-def _inception_v3_module(name):
-    if name == "predictions":
-        return "fc"
-    match = re.fullmatch(r"(conv2d_\d[ab])_(conv|bn)", name)
-    if match:
-        stem = _INCEPTION_STEM.get(match[1])
-        return stem and f"{stem}.{match[2]}"
-    # Keras names the first expanded filter bank of mixed9/mixed10 "mixed9_0"/"mixed9_1"
-    match = re.fullmatch(r"mixed9_([01])_(b[01]_1)_(conv|bn)", name)
-    if match:
-        name = f"mixed{9 + int(match[1])}_b1_2_{match[2]}_{match[3]}"
-    match = re.fullmatch(r"mixed(\d+)_(b\d[_\w]*?)_(conv|bn)", name)
-    if not match or int(match[1]) >= len(_INCEPTION_MODULES):
-        return None
-    suffix, kind = _INCEPTION_MODULES[int(match[1])]
-    branch = _INCEPTION_KINDS[kind].get(match[2])
-    return branch and f"Mixed_{suffix}.{branch}.{match[3]}"
-
-
 LAYOUTS = (
-    TorchLayout("resnet", "layer1.0.conv1.weight", _resnet_module, "fc"),
-    TorchLayout("mobilenet_v2", "features.1.conv.0.0.weight", _mobilenet_v2_module,
+    TorchLayout("resnet", "layer1.0.conv1.weight", L.resnet_module, "fc"),
+    TorchLayout("mobilenet_v2", "features.1.conv.0.0.weight", L.mobilenet_v2_module,
                 "classifier.1"),
-    TorchLayout("densenet", "features.denseblock1.denselayer1.conv1.weight", _densenet_module,
+    TorchLayout("densenet", "features.denseblock1.denselayer1.conv1.weight", L.densenet_module,
                 "classifier"),
-    TorchLayout("inception_v3", "Mixed_5b.branch1x1.conv.weight", _inception_v3_module, "fc",
+    TorchLayout("inception_v3", "Mixed_5b.branch1x1.conv.weight", L.inception_v3_module, "fc",
                 epsilon=1e-3, dropped=("AuxLogits.",)),
-    TorchLayout("xception", "block1.rep.0.pointwise.weight", xception_module, "fc"),
-    TorchLayout("resnetv2", "stages.0.blocks.0.norm1.running_var", resnetv2_module, "head.fc"),
+    TorchLayout("xception", "block1.rep.0.pointwise.weight", L.xception_module, "fc"),
+    TorchLayout("resnetv2", "stages.0.blocks.0.norm1.running_var", L.resnetv2_module, "head.fc"),
 )
 """The checkpoint layouts the loader knows (torchvision's names, which timm shares)."""
 
