@@ -48,3 +48,21 @@ def prepare_fake_cifar10(data_dir, per_file=12, seed=0):
                            return_value=source):
         tfds.builder("cifar10", data_dir=data_dir).download_and_prepare()
     return {k: (np.concatenate(x), np.concatenate(y)) for k, (x, y) in written.items()}
+
+
+EXPORT_FAMILY_CASES = [
+    # (registered name that marks the family present, small model to build, kwargs, heavy):
+    # test_export converts each to float32 and int8 TFLite files; the contract test
+    # converts the kinds of network these leave out.
+    ("resnet20", "resnet20", dict(input_shape=(32, 32, 3)), False),
+    ("wrn-16-4", "wrn-10-1", dict(input_shape=(32, 32, 3)), False),
+    ("resnet18", "resnet18", dict(input_shape=(64, 64, 3), classes=10), False),
+    ("resnext29-8x64d", "resnext11-4x4d", dict(input_shape=(32, 32, 3)), False),
+    ("preact-resnet164", "preact-resnet11", dict(input_shape=(32, 32, 3)), False),
+    ("densenet-bc-100-12", "densenet-bc-40-12", dict(input_shape=(32, 32, 3)), False),
+    ("cliquenet-12-36", "cliquenet-6-12", dict(input_shape=(32, 32, 3)), False),
+    ("mobilenetv2-1.0", "mobilenetv2-0.35", dict(input_shape=(32, 32, 3), classes=10), False),
+    ("xception", "xception", dict(input_shape=(75, 75, 3), classes=10), True),
+    ("inceptionv3", "inceptionv3", dict(input_shape=(75, 75, 3), classes=10), True),
+    ("deeplabv3-resnet50", "deeplabv3-resnet18", dict(input_shape=(64, 64, 3), classes=4), True),
+]

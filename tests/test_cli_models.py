@@ -1,10 +1,6 @@
 """``keras-resnets list`` and ``info``."""
 
-import pytest
-
 from keras_resnets.cli import main
-
-pytestmark = pytest.mark.backend_agnostic
 
 
 def test_list_filters_by_pattern(capsys):

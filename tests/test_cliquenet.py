@@ -10,8 +10,6 @@ from keras_resnets import blocks as B
 from keras_resnets.blocks.dense import CliqueOptions
 from keras_resnets.models import cliquenet as C
 
-pytestmark = pytest.mark.backend_agnostic
-
 
 def _counts(model):
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
@@ -113,6 +111,7 @@ def _stage_model(model, names):
     return keras.Model(model.input, [model.get_layer(name).output for name in names])
 
 
+@pytest.mark.backend_agnostic
 def test_stage_two_is_computed_with_the_stage_one_kernels():
     """Recompute Stage II's last layer from the shared layers' kernels: it is exactly
     ``sum_i W_i3 * relu(bn(X_i))`` with the kernels Stage I uses."""
@@ -134,6 +133,7 @@ def test_stage_two_is_computed_with_the_stage_one_kernels():
     np.testing.assert_allclose(recomputed, stage_two, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.backend_agnostic
 def test_changing_a_shared_kernel_changes_both_stages():
     model = kr.CliqueNet(9, 8, dropout_rate=0.0, input_shape=(8, 8, 3))
     # Stage I's last layer (its summed convolutions) and the Stage-II features.
@@ -206,6 +206,7 @@ def test_multiscale_head_pools_every_block():
         4, 8, 16, 32]
 
 
+@pytest.mark.backend_agnostic
 def test_any_input_size_with_attention():
     model = kr.CliqueNet(6, 8, attention=True, include_top=False, input_shape=(None, None, 3))
     assert model.output_shape == (None, None, None, 32)
@@ -253,6 +254,7 @@ def test_one_loops_rule_for_block_options_and_builder(call):
 
 # ------------------------------------------------------------- saving and training
 
+@pytest.mark.backend_agnostic
 def test_safe_mode_keras_round_trip(tmp_path):
     model = kr.CliqueNet(6, 8, attention=True, bottleneck=True, compression=True,
                          input_shape=(16, 16, 3))
@@ -266,6 +268,7 @@ def test_safe_mode_keras_round_trip(tmp_path):
     assert len(loaded.get_layer("block1_w1_2_conv")._inbound_nodes) == 2
 
 
+@pytest.mark.backend_agnostic
 def test_one_training_step_updates_shared_kernels():
     model = kr.CliqueNet(6, 8, input_shape=(16, 16, 3))
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")

@@ -30,6 +30,7 @@ def negative_map(size, seed=0):
     return np.random.default_rng(seed).normal(-1.0, 0.5, (2, size, size, 3)).astype("float32")
 
 
+@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("size", [8, 9])
 def test_torch_max_pool_matches_pytorchs_on_negative_maps(size):
     x = negative_map(size)
@@ -44,6 +45,7 @@ def test_torch_max_pool_matches_pytorchs_on_negative_maps(size):
     assert differs == (size % 2 == 0)  # 'same' shifts the windows on even maps only
 
 
+@pytest.mark.backend_agnostic
 def test_the_layer_pads_with_its_value_and_reports_its_shape():
     layer = ConstantPadding2D(((1, 2), (0, 3)), value=-5.0)
     y = np.asarray(layer(np.ones((1, 4, 4, 2), "float32")))
@@ -57,6 +59,7 @@ def test_the_layer_pads_with_its_value_and_reports_its_shape():
             ConstantPadding2D(bad)
 
 
+@pytest.mark.backend_agnostic
 def test_a_model_with_it_saves_and_loads_in_safe_mode(tmp_path):
     inputs = keras.Input((9, 9, 3))
     y = keras.layers.MaxPooling2D(3, 2)(ConstantPadding2D(1, name="pad")(inputs))

@@ -1,16 +1,25 @@
 """The contract every registered model keeps (in the spirit of keras-hub's backbone tests).
 
-For each name of ``list_models()``, at a small input: it builds; the analytic counts equal
-the built model's; it saves and reloads bit-identically; ``model(x)`` is inference, as
-``model(x, training=False)``; its feature outputs are those
-``feature_info`` describes; it honours ``drop_path_rate`` exactly when it has residual
-branches and refuses it otherwise; it runs under mixed precision with a float32 head;
-and it converts to a builtins-only TFLite file that agrees with Keras.
+For each name of ``list_models()``, at a small input, in one build: it builds; the
+analytic counts equal the built model's; it honours ``drop_path_rate`` exactly when it
+has residual branches and refuses it otherwise (the rate changes no weight and no
+inference output, so one build serves both); its fresh logits are finite and bounded;
+``model(x)`` is inference, as ``model(x, training=False)``.
+
+For one name of each kind of network (:func:`op_signature`: a deeper or wider copy is made
+of the same layers, saved, cast and converted alike): it saves and reloads
+bit-identically; its feature outputs are those ``feature_info`` describes; it runs under
+mixed precision with a float32 head (preact-ResNet-1001 too, where float16 would
+overflow first); it converts to a builtins-only TFLite file that agrees with Keras (the
+kinds ``test_export`` converts to float32 and int8 are left to it).
 """
+
+import functools
 
 import keras
 import numpy as np
 import pytest
+from helpers import EXPORT_FAMILY_CASES
 
 import keras_resnets as kr
 from keras_resnets import engine
@@ -18,18 +27,11 @@ from keras_resnets import engine
 HEAVY = {"resnet1202", "preact-resnet1001", "resnet200", "resnet200v2", "resnet152",
          "resnet152v2", "resnext101-32x8d", "resnext101-32x4d", "wide-resnet101-2",
          "deeplabv3-resnet101", "densenet264", "resnext29-16x64d"}
-"""Names whose build or conversion takes tens of seconds: CI still runs them."""
+"""Names whose build takes tens of seconds (marked slow; CI still runs them)."""
 
-
-WIDER_COPIES = HEAVY - {"resnet1202", "preact-resnet1001"}
-"""Deeper or wider copies of lighter registered names (same block kinds, stems and heads):
-the mixed-precision check skips them, and the TFLite check skips every heavy name, to keep
-CI short; everything else runs for them too."""
-
-
-def contract_names(skip=()):
-    return [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
-            for n in kr.list_models() if n not in skip]
+DEEPEST = "preact-resnet1001"
+"""The deepest net whose trunk is a bare sum of residual branches (no BatchNorm or ReLU
+after the addition, unlike ResNet-1202's), where a float16 overflow would show first."""
 
 
 def small_shape(name):
@@ -40,6 +42,47 @@ def small_shape(name):
         return spec.default_input_shape
     side = max(64, spec.reduction * 2, 80 if name in ("xception", "inceptionv3") else 0)
     return (side, side, 3)
+
+
+def op_signature(name):
+    """What decides the operations a model is made of, hence what a conversion or a dtype
+    policy can trip on: the stem; each stage's block kind, option type and the switches
+    that add layers (shortcut kind, squeeze-excitation, groups, dropout); the head; and the
+    layout options (stride placement, output stride, padding convention)."""
+    spec = kr.get_spec(name)
+
+    def stage(s):
+        options = s.options if s.options is not None else spec.block_options
+        switches = (getattr(options, "shortcut", None), getattr(options, "se_ratio", 0) > 0,
+                    getattr(options, "groups", 1) > 1, getattr(options, "dropout_rate", 0) > 0)
+        return s.kind or spec.block, type(options).__name__, switches
+
+    return (spec.stem.kind if spec.stem else None, frozenset(map(stage, spec.stages)),
+            type(spec.head).__name__, spec.stride_at_end, spec.output_stride,
+            spec.style.padding)
+
+
+@functools.cache
+def representatives():
+    """The cheapest registered name (fewest multiply-accumulates at its small input) of
+    each :func:`op_signature`."""
+    cheapest = {}
+    for name in kr.list_models():
+        key = op_signature(name)
+        cost = kr.count_macs(name, input_shape=small_shape(name))
+        if key not in cheapest or cost < cheapest[key][0]:
+            cheapest[key] = (cost, name)
+    return sorted(name for _, name in cheapest.values())
+
+
+def contract_names(names=None):
+    return [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
+            for n in (kr.list_models() if names is None else names)]
+
+
+def droppable(name):
+    spec = kr.get_spec(name)
+    return any(engine.block_kind(s.kind or spec.block).drop_path for s in spec.stages)
 
 
 def trainable_count(model):
@@ -68,26 +111,54 @@ def inputs(shape, seed=0, batch=2):
     return np.random.default_rng(seed).uniform(-1, 1, (batch, *shape)).astype("float32")
 
 
+def test_representatives_cover_every_kind_of_network():
+    chosen = representatives()
+    assert {op_signature(n) for n in chosen} == {op_signature(n) for n in kr.list_models()}
+    assert len(chosen) == len({op_signature(n) for n in chosen})
+    # the layouts that convert differently are among them
+    for name in ("resnet20", "resnet18", "resnet18v2", "mobilenetv2-0.35", "xception",
+                 "inceptionv3", "cliquenet-s0"):
+        assert name in chosen, name
+
+
 @pytest.mark.parametrize("name", contract_names())
-def test_builds_counts_round_trips_and_features(name, tmp_path):
+def test_builds_counts_drop_path_and_inference_call(name):
     shape = small_shape(name)
-    model = kr.create_model(name, input_shape=shape, classes=7, classifier_activation=None)
-    counted = kr.count_params(name, input_shape=shape, classes=7)
+    rate = 0.2 if droppable(name) else 0.0
+    if not rate:
+        for call in (kr.create_model, kr.count_params):
+            with pytest.raises(ValueError, match="drop_path_rate must be 0"):
+                call(name, input_shape=shape, drop_path_rate=0.1)
+    model = kr.create_model(name, input_shape=shape, classes=7, classifier_activation=None,
+                            drop_path_rate=rate)
+    counted = kr.count_params(name, input_shape=shape, classes=7, drop_path_rate=rate)
     assert (trainable_count(model), model.count_params()) == (counted.trainable, counted.total)
     assert model.output_shape[-1] == 7
+    if rate:
+        rates = [layer.rate for layer in model.layers
+                 if isinstance(layer, kr.layers.StochasticDepth)]
+        # rising linearly to 0.2 over the residual blocks (MobileNetV2's last block, which
+        # has no residual sum, takes the top rate without a layer to apply it)
+        assert rates == sorted(rates) and 0 < min(rates) and max(rates) <= 0.2 + 1e-9
 
     x = inputs(shape)
+    assert_fresh_logits(model.predict_on_batch(x))
+    # A plain call is inference, as in every Keras model: with BatchNorm statistics away
+    # from their defaults, a layer that ran in training mode (or a drop path) could not hide.
+    set_batch_statistics(model)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x, training=False)))
+
+
+@pytest.mark.parametrize("name", contract_names(representatives()))
+def test_round_trips_and_features(name, tmp_path):
+    shape = small_shape(name)
+    model = kr.create_model(name, input_shape=shape, classes=7, classifier_activation=None)
+    x = inputs(shape)
     y = model.predict_on_batch(x)
-    assert_fresh_logits(y)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     reloaded = kr.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(reloaded.predict_on_batch(x), y)
-
-    # A plain call is inference, as in every Keras model: with BatchNorm statistics away
-    # from their defaults, a layer that ran in training mode could not hide.
-    set_batch_statistics(model)
-    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x, training=False)))
 
     info = engine.feature_info(kr.get_spec(name), shape)
     features = kr.create_model(name, input_shape=shape, features_only=True)
@@ -101,25 +172,7 @@ def test_builds_counts_round_trips_and_features(name, tmp_path):
     assert reductions == sorted(reductions) and len(set(reductions)) == len(reductions)
 
 
-@pytest.mark.parametrize("name", contract_names())
-def test_drop_path_honoured_or_refused(name):
-    spec = kr.get_spec(name)
-    droppable = any(engine.block_kind(s.kind or spec.block).drop_path for s in spec.stages)
-    shape = small_shape(name)
-    if not droppable:
-        with pytest.raises(ValueError, match="drop_path_rate must be 0"):
-            kr.create_model(name, input_shape=shape, drop_path_rate=0.1)
-        with pytest.raises(ValueError, match="drop_path_rate must be 0"):
-            kr.count_params(name, input_shape=shape, drop_path_rate=0.1)
-        return
-    model = kr.create_model(name, input_shape=shape, drop_path_rate=0.2)
-    rates = [layer.rate for layer in model.layers if isinstance(layer, kr.layers.StochasticDepth)]
-    # rising linearly to 0.2 over the residual blocks (MobileNetV2's last block, which
-    # has no residual sum, takes the top rate without a layer to apply it)
-    assert rates == sorted(rates) and 0 < min(rates) and max(rates) <= 0.2 + 1e-9
-
-
-@pytest.mark.parametrize("name", contract_names(skip=WIDER_COPIES))
+@pytest.mark.parametrize("name", contract_names([*representatives(), DEEPEST]))
 def test_mixed_precision_float32_head(name):
     shape = small_shape(name)
     keras.config.set_dtype_policy("mixed_float16")
@@ -133,7 +186,13 @@ def test_mixed_precision_float32_head(name):
     assert_fresh_logits(y)
 
 
-@pytest.mark.parametrize("name", contract_names(skip=HEAVY))
+def converted_elsewhere():
+    """The kinds of network test_export already converts (float32 and int8)."""
+    return {op_signature(name) for _, name, _, _ in EXPORT_FAMILY_CASES}
+
+
+@pytest.mark.parametrize("name", contract_names(
+    [n for n in representatives() if op_signature(n) not in converted_elsewhere()]))
 def test_converts_to_builtin_tflite(name, tmp_path):
     from keras_resnets.export import export_tflite
 

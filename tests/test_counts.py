@@ -5,8 +5,6 @@ import pytest
 
 import keras_resnets as kr
 
-pytestmark = pytest.mark.backend_agnostic
-
 # name, kwargs, trainable, total (None: not published)
 PUBLISHED_COUNTS = [
     ("resnet50", {}, 25_583_592, 25_636_712),

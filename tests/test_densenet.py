@@ -31,7 +31,6 @@ PUBLISHED = [
 ]
 
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("name,trainable,total", PUBLISHED)
 def test_published_counts_from_the_analytic_counter(name, trainable, total):
     counted = kr.count_params(name)
@@ -40,7 +39,6 @@ def test_published_counts_from_the_analytic_counter(name, trainable, total):
         assert counted.total == total
 
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("name,millions", [
     # Huang et al. Table 2 (rounded to 0.1M): the CIFAR layouts derived from L.
     ("densenet-40-12", 1.0), ("densenet-100-12", 7.0), ("densenet-100-24", 27.2),
@@ -49,12 +47,10 @@ def test_paper_cifar_counts(name, millions):
     assert round(kr.count_params(name).trainable / 1e6, 1) == millions
 
 
-@pytest.mark.backend_agnostic
 def test_densenet121_macs_within_one_percent():
     assert kr.count_macs("densenet121") == pytest.approx(2.834e9, rel=0.01)
 
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("name,layers", [("densenet-bc-100-12", 16), ("densenet-bc-250-24", 41),
                                          ("densenet-bc-190-40", 31), ("densenet-40-12", 12),
                                          ("densenet-100-24", 32)])
@@ -111,7 +107,6 @@ def test_densenet121_matches_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("depth", [169, 201])
 def test_densenet169_201_match_keras_applications(depth):
     _compare_with_keras(depth)
@@ -140,7 +135,6 @@ def test_keras_legacy_h5_file_loads_by_layer_order(tmp_path):
                                rtol=0, atol=1e-5)
 
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("depth", [121, 169, 201])
 def test_imagenet_files_are_keras_own(depth):
     from keras.src.applications import densenet as keras_densenet
@@ -157,7 +151,6 @@ def test_imagenet_files_are_keras_own(depth):
     assert md5 in source and notop_md5 in source
 
 
-@pytest.mark.backend_agnostic
 def test_non_keras_densenets_use_the_default_style():
     for name in ("densenet161", "densenet264", "densenet-bc-100-12"):
         spec = kr.get_spec(name)
@@ -212,7 +205,6 @@ def test_features_only_and_pooling():
     assert cifar.get_layer("relu").output is cifar.output["C4"]
 
 
-@pytest.mark.backend_agnostic
 def test_block_functions_are_public():
     x = keras.Input((8, 8, 16))
     y = B.dense_layer(x, 12, name="d")
@@ -225,7 +217,6 @@ def test_block_functions_are_public():
 
 # ------------------------------------------------------------------------ errors
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("call,words", [
     (lambda: kr.create_model("densenet-bc-101-12"), ["6n+4", "100", "101"]),
     (lambda: kr.create_model("densenet-41-12"), ["3n+4", "40", "41"]),

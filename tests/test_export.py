@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
+from helpers import EXPORT_FAMILY_CASES
 
 import keras_resnets
 from keras_resnets import export
@@ -384,20 +385,6 @@ def test_cli_rejects_a_file_that_is_not_a_keras_model(tmp_path, capsys):
 
 # Every family ------------------------------------------------------------------------------
 
-FAMILY_CASES = [
-    # (registered name that marks the family present, small model to build, kwargs, heavy)
-    ("resnet20", "resnet20", dict(input_shape=(32, 32, 3)), False),
-    ("wrn-16-4", "wrn-10-1", dict(input_shape=(32, 32, 3)), False),
-    ("resnet18", "resnet18", dict(input_shape=(64, 64, 3), classes=10), False),
-    ("resnext29-8x64d", "resnext11-4x4d", dict(input_shape=(32, 32, 3)), False),
-    ("preact-resnet164", "preact-resnet11", dict(input_shape=(32, 32, 3)), False),
-    ("densenet-bc-100-12", "densenet-bc-40-12", dict(input_shape=(32, 32, 3)), False),
-    ("cliquenet-12-36", "cliquenet-6-12", dict(input_shape=(32, 32, 3)), False),
-    ("mobilenetv2-1.0", "mobilenetv2-0.35", dict(input_shape=(32, 32, 3), classes=10), False),
-    ("xception", "xception", dict(input_shape=(75, 75, 3), classes=10), True),
-    ("inceptionv3", "inceptionv3", dict(input_shape=(75, 75, 3), classes=10), True),
-    ("deeplabv3-resnet50", "deeplabv3-resnet18", dict(input_shape=(64, 64, 3), classes=4), True),
-]
 
 
 def set_batchnorm_statistics(model, x):
@@ -421,7 +408,7 @@ def set_batchnorm_statistics(model, x):
 
 @pytest.mark.parametrize("marker, name, kwargs", [
     pytest.param(m, n, k, id=n, marks=[pytest.mark.slow] if heavy else [])
-    for m, n, k, heavy in FAMILY_CASES])
+    for m, n, k, heavy in EXPORT_FAMILY_CASES])
 def test_every_family_converts_in_float32_and_int8(tmp_path, marker, name, kwargs):
     assert marker in keras_resnets.list_models(), f"{marker} is no longer registered"
     keras.utils.set_random_seed(0)

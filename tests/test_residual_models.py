@@ -48,7 +48,6 @@ def test_features_only_returns_stage_outputs():
                                                            (8, 8, 128)]
 
 
-@pytest.mark.backend_agnostic
 def test_pooling_and_headless_outputs():
     assert kr.ResNet18(include_top=False, input_shape=(64, 64, 3)).output_shape == (
         None, 2, 2, 512)
@@ -58,7 +57,6 @@ def test_pooling_and_headless_outputs():
         None, None, None, 512)
 
 
-@pytest.mark.backend_agnostic
 def test_plain_and_option_a_networks():
     plain = kr.ResNet(20, stem="cifar", shortcut="none")
     assert not any(isinstance(layer, keras.layers.Add) for layer in plain.layers)
@@ -87,7 +85,6 @@ def test_stochastic_depth_rises_linearly_and_acts_only_in_training():
     assert np.abs(training[0] - training[1]).max() > 1e-6
 
 
-@pytest.mark.backend_agnostic
 def test_version_2_cifar_blocks():
     assert kr.get_spec("preact-resnet164").block == "preact_bottleneck"
     assert kr.ResNet(110, version=2, stem="cifar").count_params() == kr.count_params(
@@ -109,7 +106,6 @@ def test_mixed_precision_computes_in_half_and_returns_float32(policy):
     assert model.get_layer("predictions").compute_dtype == "float32"
 
 
-@pytest.mark.backend_agnostic
 def test_inverted_width_and_custom_block():
     calls = []
 
@@ -162,7 +158,6 @@ def test_residual_blocks_start_as_the_identity(kind, options, channels):
     assert np.abs(outputs[1] - x).max() > 1e-3
 
 
-@pytest.mark.backend_agnostic
 def test_zero_init_only_where_a_branch_is_summed():
     def gamma(model, layer):
         return float(np.asarray(model.get_layer(layer).gamma).mean())

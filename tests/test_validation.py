@@ -75,14 +75,12 @@ CASES = [
 ]
 
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("call,message", CASES)
 def test_bad_input_is_refused_before_building(call, message, no_layer_built):
     with pytest.raises(ValueError, match=message):
         call()
 
 
-@pytest.mark.backend_agnostic
 def test_grouped_convolution_must_divide_channels():
     with pytest.raises(ValueError, match="groups=3 must divide"):
         kr.blocks.conv(keras.Input((8, 8, 16)), 32, 3, groups=3, name="g")
@@ -95,7 +93,6 @@ COUNTER_CASES = [
 ]
 
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("model_name,kwargs,message", COUNTER_CASES)
 def test_counters_refuse_what_create_model_refuses(model_name, kwargs, message,
                                                    no_layer_built):
@@ -104,7 +101,6 @@ def test_counters_refuse_what_create_model_refuses(model_name, kwargs, message,
             call(model_name, **kwargs)
 
 
-@pytest.mark.backend_agnostic
 def test_count_macs_needs_a_known_size():
     with pytest.raises(ValueError, match=r"needs a known input size; got input_shape "
                                          r"\(None, None, 3\)"):
@@ -114,7 +110,6 @@ def test_count_macs_needs_a_known_size():
     assert kr.count_macs("resnet20", input_shape=(32, 32, 3)) == 40_551_040
 
 
-@pytest.mark.backend_agnostic
 def test_name_is_the_keras_model_name():
     model = kr.create_model("resnet8", name="tiny", classes=3)
     assert model.name == "tiny"

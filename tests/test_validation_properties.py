@@ -80,7 +80,6 @@ PROPERTY = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-@pytest.mark.backend_agnostic
 @PROPERTY
 @given(model_name=st.sampled_from(NAMES),
        argument=st.data())
@@ -91,7 +90,6 @@ def test_bad_keras_arguments_refused_by_our_checks_alike(model_name, argument):
     assert kind is ValueError and key in message
 
 
-@pytest.mark.backend_agnostic
 @PROPERTY
 @given(model_name=st.sampled_from(NAMES), option=UNKNOWN_OPTION,
        value=st.one_of(st.integers(), st.text(max_size=3), st.none()))
