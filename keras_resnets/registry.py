@@ -171,6 +171,20 @@ def get_spec(name, **spec_kwargs) -> engine.NetworkSpec:
         raise ValueError(f"{error}; did you mean {' or '.join(map(repr, similar))}?") from error
 
 
+def _weight_options(model_name, kwargs):
+    """``kwargs`` plus the build options a catalogue tag's weights need (timm's Xception:
+    ``padding="torch"``), unless the call sets one of them itself."""
+    weights = kwargs.get("weights")
+    if not isinstance(weights, str) or "/" not in weights:
+        return kwargs
+    from keras_resnets.weights import catalogue
+
+    record = catalogue.records(get_spec(model_name).name).get(weights)
+    if record is None or any(key in kwargs for key, _ in record.options):
+        return kwargs
+    return {**dict(record.options), **kwargs}
+
+
 def _split(kwargs):
     build = {k: v for k, v in kwargs.items() if k in engine.BUILD_ARGUMENTS}
     spec = {k: v for k, v in kwargs.items() if k not in engine.BUILD_ARGUMENTS}
@@ -184,14 +198,15 @@ def create_model(model_name, /, **kwargs):
     ``input_tensor``, ``input_shape``, ``pooling``, ``classes``, ``classifier_activation``,
     ``name``: the Keras model's name), ``drop_path_rate``, ``features_only``,
     ``zero_init_residual``, and the family's own options (for example ``dropout_rate``
-    for Wide ResNets).
+    for Wide ResNets). A catalogue tag brings the options its weights were trained with:
+    ``create_model("xception", weights="timm/tf_in1k")`` builds ``padding="torch"``.
     """
-    spec_kwargs, build_kwargs = _split(kwargs)
+    spec_kwargs, build_kwargs = _split(_weight_options(model_name, kwargs))
     return engine.build_model(get_spec(model_name, **spec_kwargs), **build_kwargs)
 
 
 def _tally(model_name, kwargs, known_size=False):
-    spec_kwargs, build_kwargs = _split(kwargs)
+    spec_kwargs, build_kwargs = _split(_weight_options(model_name, kwargs))
     return engine.count_model(get_spec(model_name, **spec_kwargs), known_size=known_size,
                               **build_kwargs)
 

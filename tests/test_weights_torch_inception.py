@@ -269,8 +269,9 @@ def test_catalogue_tag_loads_with_torch_padding_only(tmp_path, monkeypatch):
         ((("padding", "torch"),), 299, 342, 77.294)
     monkeypatch.setitem(catalogue.CATALOGUE["inceptionv3"], TAG, catalogue.dataclasses.replace(
         record, url=(tmp_path / "hub.safetensors").as_uri()))
-    model = keras_resnets.create_model("inceptionv3", padding="torch", weights=TAG,
-                                       include_top=False, input_shape=(75, 75, 3))
+    # the tag brings its record's options: padding="torch" need not be given
+    model = keras_resnets.create_model("inceptionv3", weights=TAG, include_top=False,
+                                       input_shape=(75, 75, 3))
     reference = keras_resnets.InceptionV3(padding="torch", weights=path, include_top=False,
                                           input_shape=(75, 75, 3))
     for a, b in zip(model.get_weights(), reference.get_weights(), strict=True):

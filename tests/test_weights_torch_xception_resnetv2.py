@@ -276,4 +276,7 @@ def test_catalogue_records_fit_timms_layout_only(name, tag):
     assert W.find_record(keras_resnets.get_spec(name, **TIMM[name]), tag) is record
     with pytest.raises(ValueError, match=rf"published for {name} \(.*padding='torch'\), not "
                                          rf"for '{name}' as built"):
-        keras_resnets.create_model(name, weights=tag)
+        keras_resnets.create_model(name, padding="keras", weights=tag)
+    # without options of its own, create_model takes the record's (the counters alike)
+    assert keras_resnets.count_params(name, weights=tag) == keras_resnets.count_params(
+        name, **TIMM[name])

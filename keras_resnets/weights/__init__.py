@@ -58,9 +58,7 @@ def find_record(spec, tag) -> catalogue.WeightRecord:
     example = (f"create_model({same[0][0]!r}{options(same[0][1])}, weights={tag!r})" if same
                else f"create_model('resnet50-v1.5', weights={tag!r})")
     raise ValueError(f"weights={tag!r} are published for {named}, not for {spec.name!r} "
-                     "as built (another architecture: ResNet-50 v1 strides in the 1x1, "
-                     "torchvision's v1.5 in the 3x3; torchvision's InceptionV3 is "
-                     f"padding='torch'); e.g. {example}")
+                     f"as built (another architecture); e.g. {example}")
 
 
 def validate(spec, weights, *, include_top, classes):
