@@ -53,9 +53,12 @@ def efficiency(args):
     steps = {name: training_step(name, args.batch_size) for name in EFFICIENCY_MODELS}
     times = harness.abba(steps, repeats=args.repeats, warmup=args.warmup)
     result = harness.compare(times["preact-resnet1001"], times["wrn-40-4"])
+    verdict = {"faster": "WRN-40-4 faster", "slower": "ResNet-1001 faster"}.get(
+        harness.verdict(result), "parity")
     row = {"batch": args.batch_size, "wrn-40-4 ms": harness.ms(times["wrn-40-4"]),
            "preact-resnet1001 ms": harness.ms(times["preact-resnet1001"]),
-           "ResNet-1001 / WRN-40-4 step time": harness.ratio_text(result)}
+           "ResNet-1001 / WRN-40-4 step time": f"{result['ratio']:.2f} [{result['low']:.2f}, "
+                                               f"{result['high']:.2f}] {verdict}"}
     return [row], list(row), ("The paper: WRN-40-4 several times (up to ~8x) faster to "
                               "train than ResNet-1001 at similar error, on a GPU.")
 

@@ -127,6 +127,14 @@ def ms(seconds: list[float]) -> str:
     return f"{1000 * statistics.median(seconds):.1f}"
 
 
+def busy_note(load_before, load_after) -> str:
+    """What the load says: the measuring process's threads can hold every core, so only a
+    1-minute load above the core count (plus half a core) means other jobs shared it."""
+    if max(load_before[0], load_after[0]) > (os.cpu_count() or 1) + 0.5:
+        return " (a shared machine: other jobs ran during the measurement)"
+    return " (no other job: the load is the measuring process's own)"
+
+
 def write_results(name: str, rows: list[dict], columns: list[str], *, timed_call: str,
                   load_before: list[float], notes: str = "") -> Path:
     """Write ``results/<name>.json`` and ``.md`` atomically, headed by the machine, the
@@ -140,8 +148,8 @@ def write_results(name: str, rows: list[dict], columns: list[str], *, timed_call
     versions = ", ".join(f"{k} {info[k]}" for k in ("tensorflow", "jax", "keras") if k in info)
     lines = [f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores{memory}), "
              f"{versions}, backend {info['backend']}. Load average (1/5/15 min) "
-             f"{'/'.join(map(str, load_before))} before, {'/'.join(map(str, after))} after "
-             f"(a shared machine: other jobs ran during the measurement).",
+             f"{'/'.join(map(str, load_before))} before, {'/'.join(map(str, after))} after"
+             f"{busy_note(load_before, after)}.",
              "", f"Timed call: `{timed_call}`.", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]

@@ -38,6 +38,13 @@ def test_an_interval_holding_one_is_published_as_parity():
     assert harness.ratio_text(faster).endswith("faster")
 
 
+def test_results_say_whether_other_jobs_shared_the_machine(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert "no other job" in harness.busy_note([0.1, 0.5, 1.0], [1.9, 1.2, 1.0])
+    assert "other jobs ran" in harness.busy_note([0.1, 0.5, 1.0], [2.6, 1.2, 1.0])
+    assert "other jobs ran" in harness.busy_note([6.0, 5.0, 4.0], [1.0, 1.0, 1.0])
+
+
 @pytest.mark.slow
 def test_gpu_script_smoke_mode_reports_positive_throughput(tmp_path):
     out = tmp_path / "gpu.json"

@@ -11,8 +11,6 @@ import keras_resnets
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 
-pytestmark = pytest.mark.backend_agnostic
-
 
 def tally(fn, shape):
     """Count ``fn`` on a probe of ``shape``: (tally, output shape)."""
@@ -222,6 +220,7 @@ ALL_BLOCKS = {
 }
 
 
+@pytest.mark.backend_agnostic  # every block kind runs on JAX too
 @pytest.mark.parametrize("kind", sorted(ALL_BLOCKS))
 def test_counter_equals_keras(kind):
     fn, shape = ALL_BLOCKS[kind]
@@ -242,6 +241,7 @@ def test_new_blocks_are_registered():
     assert B.RESIDUAL_BLOCKS["xception"] is B.xception_block
 
 
+@pytest.mark.backend_agnostic  # every block kind runs on JAX too
 @pytest.mark.parametrize("options", [
     {"block": "inverted_residual"},
     {"block": "xception"},

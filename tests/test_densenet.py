@@ -97,7 +97,6 @@ def _compare_with_keras(depth, input_shape=(64, 64, 3), classes=10, **kwargs):
     return reference, ours
 
 
-@pytest.mark.backend_agnostic
 def test_densenet121_matches_keras_applications():
     reference, ours = _compare_with_keras(121)
     assert ours.count_params() == reference.count_params()
@@ -112,7 +111,6 @@ def test_densenet169_201_match_keras_applications(depth):
     _compare_with_keras(depth)
 
 
-@pytest.mark.backend_agnostic
 def test_keras_legacy_h5_file_loads_by_layer_order(tmp_path):
     """Keras's ImageNet files are legacy .h5 files: write one from keras.applications and
     load it through ``weights=path``, as ``weights="imagenet"`` does with the real file."""

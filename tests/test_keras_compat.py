@@ -24,7 +24,6 @@ def named_weighted_layers(model):
             for layer in model.layers if layer.weights]
 
 
-@pytest.mark.backend_agnostic
 @pytest.mark.parametrize("ours,theirs", PAIRS)
 def test_same_layers_weights_and_outputs(ours, theirs):
     reference = theirs(weights=None, input_shape=(64, 64, 3), classes=10)
