@@ -15,3 +15,9 @@ def _fresh_session():
     # Python's own collector frees the models in time: a forced gc.collect() after every
     # test (clear_session's default) cost 0.46 s per test, 5 minutes of a CI run.
     keras.backend.clear_session(free_memory=False)
+
+
+def pytest_collection_modifyitems(items):
+    """The README-as-written test (minutes, a user's whole path) starts first: run last, it
+    kept one worker busy alone for its whole length at the end of a CI run."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_readme.py")
