@@ -97,3 +97,13 @@ def test_kernels_default_to_he_uniform_and_the_papers_he_normal_is_one_field_awa
     style = dataclasses.replace(spec.style, kernel_initializer="he_normal")
     paper = keras_resnets.build_model(dataclasses.replace(spec, style=style))
     assert "HeNormal" in initializers(paper) and "HeUniform" not in initializers(paper)
+
+
+def test_training_ratios_name_the_faster_side():
+    import bench_training
+
+    slower_thin_net = harness.compare([4.2, 4.3, 4.1, 4.25], [1.0, 1.1, 1.05, 1.02])
+    assert bench_training.labelled(slower_thin_net, "WRN-40-4", "ResNet-1001").endswith(
+        "WRN-40-4 faster")
+    faster_tf = harness.compare([1.0, 1.1, 1.05, 1.02], [4.2, 4.3, 4.1, 4.25])
+    assert bench_training.labelled(faster_tf, "JAX", "TensorFlow").endswith("TensorFlow faster")
