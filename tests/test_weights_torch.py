@@ -8,8 +8,10 @@ import pytest
 torch = pytest.importorskip("torch", reason="the PyTorch comparison tests need the CPU wheel: "
                                              "pip install -e '.[torch]'")
 pytest.importorskip("safetensors", reason="needs safetensors: pip install -e '.[torch]'")
+import torch_reference  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 from torch import nn  # noqa: E402
+from torch_reference import checkpoint  # noqa: E402
 
 import keras_resnets  # noqa: E402
 from keras_resnets.weights import torch_import  # noqa: E402
@@ -199,21 +201,7 @@ OPTIONS = {"mobilenetv2-1.0": {"padding": "torch"}}
 
 def randomised(name, seed=0):
     """The reference network with random weights and BatchNorm statistics, in eval mode."""
-    torch.manual_seed(seed)
-    net = REFERENCES[name]()
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.1)
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-    return net.eval()
-
-
-def checkpoint(net, path):
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    return str(path)
+    return torch_reference.randomised(REFERENCES[name], seed)
 
 
 def compare(name, tmp_path, size=64, **options):

@@ -8,9 +8,11 @@ import pytest
 torch = pytest.importorskip("torch", reason="the PyTorch comparison tests need the CPU wheel: "
                                              "pip install -e '.[torch]'")
 pytest.importorskip("safetensors", reason="needs safetensors: pip install -e '.[torch]'")
+import torch_reference  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
+from torch_reference import checkpoint  # noqa: E402
 
 import keras_resnets  # noqa: E402
 from keras_resnets.weights import catalogue  # noqa: E402
@@ -174,21 +176,7 @@ class TorchInceptionV3(nn.Module):
 def randomised(seed=0, gamma=True, **options):
     """The reference network with random weights and BatchNorm statistics (gamma fixed at
     1 with ``gamma=False``: loadable into Keras's gamma-free BatchNorm)."""
-    torch.manual_seed(seed)
-    net = TorchInceptionV3(**options)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5) if gamma else module.weight.fill_(1.0)
-                module.bias.normal_(0, 0.1)
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-    return net.eval()
-
-
-def checkpoint(net, path):
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    return str(path)
+    return torch_reference.randomised(lambda: TorchInceptionV3(**options), seed, gamma)
 
 
 def relative_difference(net, model, x_torch, x_keras):

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="the PyTorch comparison tests need the CPU wheel: "
                                              "pip install -e '.[torch]'")
 pytest.importorskip("safetensors", reason="needs safetensors: pip install -e '.[torch]'")
-from safetensors.torch import save_file  # noqa: E402
+import torch_reference  # noqa: E402
 from torch import nn  # noqa: E402
 
 import keras_resnets  # noqa: E402
@@ -145,16 +145,7 @@ TIMM = {"xception": {"padding": "torch"},  # the options that build timm's layou
 
 def randomised(name, seed=0, classes=CLASSES):
     """The reference network with random weights and BatchNorm statistics, in eval mode."""
-    torch.manual_seed(seed)
-    net = REFERENCES[name](classes=classes)
-    with torch.no_grad():
-        for module in net.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.1)
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-    return net.eval()
+    return torch_reference.randomised(lambda: REFERENCES[name](classes=classes), seed)
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +157,7 @@ def checkpoints(tmp_path_factory):
         if name not in made:
             net = randomised(name)
             path = folder / f"{name}.safetensors"
-            save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-            made[name] = net, str(path)
+            made[name] = net, torch_reference.checkpoint(net, path)
         return made[name]
 
     return get
