@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install keras_resnets with every extra. Idempotent: when
-# .venv already satisfies every requirement of setup.cfg (with the all and dev extras)
+# .venv already satisfies every requirement of setup.cfg (with the extras asked for)
 # and imports keras_resnets, nothing is installed (no network needed).
+#
+#   bash scripts/setup.sh                       # extras all and dev
+#   EXTRAS=all,dev,torch bash scripts/setup.sh  # also the PyTorch reference tests' extra
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+export EXTRAS=${EXTRAS:-all,dev}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 if .venv/bin/python - <<'CHECK' 2>/dev/null; then
 import configparser
+import os
 from importlib.metadata import version
 
 from packaging.requirements import Requirement
@@ -17,8 +22,9 @@ from packaging.requirements import Requirement
 config = configparser.ConfigParser()
 config.read("setup.cfg")
 extras = config["options.extras_require"]
-lines = config["options"]["install_requires"].splitlines() + \
-    extras["all"].splitlines() + extras["dev"].splitlines()
+lines = config["options"]["install_requires"].splitlines()
+for extra in os.environ["EXTRAS"].split(","):
+    lines += extras[extra].splitlines()
 for line in filter(None, (text.strip() for text in lines)):
     requirement = Requirement(line)
     assert requirement.specifier.contains(version(requirement.name), prereleases=True), line
@@ -29,5 +35,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # setuptools warns about every editable install (a boxed banner); the build runs in a
 # subprocess that inherits PYTHONWARNINGS, which silences exactly that warning.
+# --no-compile: Python compiles what is imported when it is first imported, instead of
+# pip compiling every file of every wheel at install time.
 PYTHONWARNINGS="ignore:Editable installation" \
-  .venv/bin/python -m pip install --quiet -e ".[all,dev]"
+  .venv/bin/python -m pip install --quiet --no-compile -e ".[$EXTRAS]"

@@ -424,7 +424,7 @@ def _cli(*args):
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume(tmp_path):
-    run_dir, epochs = tmp_path / "resume", 6
+    run_dir, epochs = tmp_path / "resume", 4
     command = _cli("train", "wrn-10-1", "--dataset", "digits", "--recipe", "fast", "--epochs",
                    str(epochs), "--batch-size", "64", "--run-dir", str(run_dir))
     history = run_dir / "history.json"
