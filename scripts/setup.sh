@@ -35,7 +35,5 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # setuptools warns about every editable install (a boxed banner); the build runs in a
 # subprocess that inherits PYTHONWARNINGS, which silences exactly that warning.
-# --no-compile: Python compiles what is imported when it is first imported, instead of
-# pip compiling every file of every wheel at install time.
 PYTHONWARNINGS="ignore:Editable installation" \
-  .venv/bin/python -m pip install --quiet --no-compile -e ".[$EXTRAS]"
+  .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
