@@ -109,7 +109,8 @@ def test_killed_two_process_run_resumes_to_one_process_with_two_devices(tmp_path
     run_dir = tmp_path / "multi"
     # each process's private directory, fresh for the second start (a killed process
     # leaves its files behind)
-    killed, scratch = ([tmp_path / f"{start}{i}" for i in range(2)] for start in "ks")
+    killed = [tmp_path / f"killed{i}" for i in range(2)]
+    scratch = [tmp_path / f"scratch{i}" for i in range(2)]
     for path in killed + scratch:
         path.mkdir()
     logs = [tmp_path / f"process{i}.log" for i in range(2)]
