@@ -8,16 +8,24 @@
    time at the same batch (Zagoruyko & Komodakis 2016, sec. 3: "several times", up to 8x,
    on a GPU), ABBA-interleaved by the harness with a 95% bootstrap interval.
 
-Peak FLOP/s default to the NVIDIA H200 SXM datasheet (nvidia.com/en-us/data-center/h200,
-"H200 SXM" column): BF16 Tensor Core 1,979 TFLOPS *with sparsity*, i.e. 989 TFLOPS dense,
-and FP32 67 TFLOPS. Pass ``--peak-bf16-tflops`` / ``--peak-f32-tflops`` for another GPU.
+Each model's build time, its first step (tracing plus XLA compilation) and the device's
+peak memory are recorded too. Peak FLOP/s default to the NVIDIA H200 SXM datasheet
+(nvidia.com/en-us/data-center/h200, "H200 SXM" column, whose tensor-core figures are
+*with sparsity*; the dense rate is half): BF16 989 TFLOPS dense, TF32 495 dense, FP32
+67. XLA on a GPU runs float32 convolutions on TF32 tensor cores unless
+``jax_default_matmul_precision`` says "highest", so float32 MFU is given against both
+the TF32 and the FP32 peak. Pass the ``--peak-*`` options for another GPU.
 
 ``--smoke`` runs the same code on tiny models (``SMOKE``: WRN-10-1, and WRN-16-1 / WRN-10-1
 as the ratio), batch 2 and 2 steps, on the CPU in seconds; CI runs it
-(tests/test_benchmarks.py). Prints one JSON object; ``--out`` also writes it.
+(tests/test_benchmarks.py). Prints one JSON object; ``--out`` also writes it, rewritten
+(atomically) after each part, so a run stopped part-way keeps what it measured.
+``--tabulate NAME REPORT.json ...`` merges such reports (taken on the GPU machine, which
+has no TensorFlow) into ``results/NAME.json`` and the table ``results/NAME.md``.
 
-    KERAS_BACKEND=jax python benchmarks/bench_gpu.py --batch 128 --steps 20
+    KERAS_BACKEND=jax python benchmarks/bench_gpu.py --batch 128 --steps 20 --out gpu.json
     KERAS_BACKEND=jax python benchmarks/bench_gpu.py --smoke
+    python benchmarks/bench_gpu.py --tabulate gpu_h200 gpu.json
 """
 
 from __future__ import annotations
@@ -27,25 +35,42 @@ import json
 import os
 import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import abba, compare, load, machine  # noqa: E402
+from harness import RESULTS, abba, compare, load, machine  # noqa: E402
 
 FULL = {"throughput": "wrn-28-10", "ratio": ("wrn-40-4", "preact-resnet1001")}
 SMOKE = {"throughput": "wrn-10-1", "ratio": ("wrn-10-1", "wrn-16-1")}
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
+def say(text):
+    print(f"[bench_gpu {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def peak_memory_gib():
+    """The device's peak bytes in use so far (None where the backend does not say)."""
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
+    return None if peak is None else round(peak / 2**30, 2)
+
+
 def train_step(name, batch, precision):
-    """A compiled training step of ``name`` on synthetic 32x32x3 data (a closure)."""
+    """A compiled training step of ``name`` on synthetic 32x32x3 data (a closure), with
+    the seconds its build and its first (compiling) step took."""
     import keras
     import numpy as np
 
     import keras_resnets
 
+    start = time.perf_counter()
     keras.config.set_dtype_policy(precision)
     try:
         model = keras_resnets.create_model(name, input_shape=(32, 32, 3), classes=10)
@@ -53,45 +78,123 @@ def train_step(name, batch, precision):
         keras.config.set_dtype_policy("float32")
     model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(), jit_compile=True)
+    built = time.perf_counter()
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, 32, 32, 3)).astype("float32")
-    y = rng.integers(0, 10, batch)
-    return lambda: model.train_on_batch(x, y)  # returns numpy logs: waits for the device
+    x = keras.ops.convert_to_tensor(rng.normal(size=(batch, 32, 32, 3)).astype("float32"))
+    y = keras.ops.convert_to_tensor(rng.integers(0, 10, batch))
+    step = lambda: model.train_on_batch(x, y)  # noqa: E731  numpy logs: waits for the device
+    step()
+    first = time.perf_counter()
+    say(f"{name} {precision} batch {batch}: build {built - start:.1f} s, "
+        f"first step {first - built:.1f} s")
+    return step, {"build_s": built - start, "first_step_s": first - built}
 
 
-def throughput(name, batch, steps, precision, peak_tflops):
+def throughput(name, batch, steps, precision, peaks):
     import keras_resnets
 
-    step = train_step(name, batch, precision)
+    step, setup = train_step(name, batch, precision)
     seconds = abba({"step": step}, steps, warmup=2)["step"]
     median = statistics.median(seconds)
     flops = 3 * 2 * keras_resnets.count_macs(name, (32, 32, 3))
     achieved = batch / median * flops
-    return {"model": name, "precision": precision, "batch": batch, "steps": steps,
-            "step_s": median, "images_per_s": batch / median,
-            "training_flops_per_image": flops, "achieved_tflops": achieved / 1e12,
-            "peak_tflops": peak_tflops, "mfu": achieved / (peak_tflops * 1e12)}
+    row = {"model": name, "precision": precision, "batch": batch, "steps": steps,
+           "step_s": median, "step_s_range": [min(seconds), max(seconds)],
+           "images_per_s": batch / median, "training_flops_per_image": flops,
+           "achieved_tflops": achieved / 1e12, **setup,
+           "peak_memory_gib": peak_memory_gib()}
+    for label, peak in peaks[precision].items():
+        row[f"mfu_vs_{label}"] = achieved / (peak * 1e12)
+    row["peak_tflops"] = next(iter(peaks[precision].values()))
+    row["mfu"] = row[f"mfu_vs_{next(iter(peaks[precision]))}"]
+    say(f"{name} {precision}: {row['images_per_s']:.0f} images/s, MFU {row['mfu']:.3f}")
+    return row
 
 
 def step_ratio(models, batch, steps):
     wide, deep = models
-    times = abba({name: train_step(name, batch, "float32") for name in models}, steps, warmup=2)
+    built = {name: train_step(name, batch, "float32") for name in models}
+    times = abba({name: step for name, (step, _) in built.items()}, steps, warmup=2)
     result = compare(times[deep], times[wide])
-    return {"models": list(models), "batch": batch,
+    say(f"{deep} / {wide}: {result['ratio']:.2f} [{result['low']:.2f}, {result['high']:.2f}]")
+    return {"models": list(models), "batch": batch, "steps": steps,
             "step_s": {name: statistics.median(t) for name, t in times.items()},
-            "ratio": result["ratio"], "ci95": [result["low"], result["high"]]}
+            "setup": {name: setup for name, (_, setup) in built.items()},
+            "ratio": result["ratio"], "ci95": [result["low"], result["high"]],
+            "peak_memory_gib": peak_memory_gib()}
+
+
+def write_atomically(path, text):
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent or ".", delete=False,
+                                     suffix=".tmp") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def tabulate(reports) -> str:
+    """The Markdown tables of a list of reports: one row per throughput or ratio run."""
+    first = reports[0]
+    info = first["machine"]
+    ratios = [report["step_ratio"] for report in reports if "step_ratio" in report]
+    lines = [f"Measured {info['date']} on an {first['device']} (host: {info['cpu']}, "
+             f"{info['cores']} cores), jax {info.get('jax')}, keras {info['keras']}, backend "
+             f"{info['backend']}, `jax_default_matmul_precision` {first['matmul_precision']} "
+             "(XLA's default: float32 convolutions may run on TF32 tensor cores).", "",
+             f"Timed call: `{first['timed_call']}`; synthetic 32x32x3 data, SGD with momentum.",
+             "Peak GiB: the device's peak memory so far in that process.", "",
+             "| model | precision | batch | step ms | images/s | TFLOP/s | MFU | "
+             "first step s | peak GiB |", "|" + "---|" * 9]
+    for report in reports:
+        for row in report.get("throughput", []):
+            mfu = ", ".join(f"{row[k]:.1%} of {k[len('mfu_vs_'):].upper()}" for k in row
+                            if k.startswith("mfu_vs_"))
+            lines.append(f"| {row['model']} | {row['precision']} | {row['batch']} | "
+                         f"{1000 * row['step_s']:.1f} | {row['images_per_s']:.0f} | "
+                         f"{row['achieved_tflops']:.0f} | {mfu} | {row['first_step_s']:.1f} | "
+                         f"{row['peak_memory_gib']} |")
+    if ratios:
+        wide, deep = ratios[0]["models"]
+        lines += ["", f"| batch | {wide} ms | {deep} ms | {deep} / {wide} step time "
+                  "| first step s | peak GiB |", "|" + "---|" * 6]
+    for ratio in ratios:
+        lines.append(f"| {ratio['batch']} | {1000 * ratio['step_s'][wide]:.1f} | "
+                     f"{1000 * ratio['step_s'][deep]:.1f} | {ratio['ratio']:.2f} "
+                     f"[{ratio['ci95'][0]:.2f}, {ratio['ci95'][1]:.2f}] | "
+                     f"{ratio['setup'][wide]['first_step_s']:.0f} / "
+                     f"{ratio['setup'][deep]['first_step_s']:.0f} | "
+                     f"{ratio['peak_memory_gib']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(name, paths, results_dir=RESULTS):
+    reports = [json.loads(Path(path).read_text()) for path in paths]
+    Path(results_dir).mkdir(parents=True, exist_ok=True)
+    write_atomically(Path(results_dir) / f"{name}.json", json.dumps(reports, indent=2) + "\n")
+    write_atomically(Path(results_dir) / f"{name}.md", tabulate(reports))
+    return Path(results_dir) / f"{name}.md"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny models, CPU, seconds")
+    parser.add_argument("--part", choices=("all", "throughput", "ratio"), default="all")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--ratio-batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--peak-bf16-tflops", type=float, default=989.0)
+    parser.add_argument("--peak-tf32-tflops", type=float, default=495.0)
     parser.add_argument("--peak-f32-tflops", type=float, default=67.0)
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--tabulate", nargs="+", metavar=("NAME", "REPORT"),
+                        help="write results/NAME.json and .md from these reports; runs nothing")
+    parser.add_argument("--results-dir", default=str(RESULTS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tabulate:
+        if len(args.tabulate) < 2:
+            parser.error("--tabulate needs a NAME and at least one REPORT.json")
+        print(write_tables(args.tabulate[0], args.tabulate[1:], args.results_dir))
+        return
     if args.smoke:
         args.batch, args.ratio_batch, args.steps = 2, 2, 2
     models = SMOKE if args.smoke else FULL
@@ -101,19 +204,29 @@ def main(argv=None):
 
     if keras.backend.backend() != "jax":
         parser.error(f"needs KERAS_BACKEND=jax; got {keras.backend.backend()!r}")
-    before = load()
-    peaks = {"float32": args.peak_f32_tflops, "mixed_bfloat16": args.peak_bf16_tflops}
+    peaks = {"float32": {"tf32": args.peak_tf32_tflops, "fp32": args.peak_f32_tflops},
+             "mixed_bfloat16": {"bf16": args.peak_bf16_tflops}}
     report = {"machine": machine(), "device": str(jax.devices()[0].device_kind),
-              "smoke": args.smoke, "load_before": before,
-              "timed_call": "model.train_on_batch(x, y)  # jit_compile=True",
-              "throughput": [throughput(models["throughput"], args.batch, args.steps, p,
-                                        peaks[p]) for p in PRECISIONS],
-              "step_ratio": step_ratio(models["ratio"], args.ratio_batch, args.steps),
-              "load_after": load()}
-    text = json.dumps(report, indent=2)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    print(text)
+              "smoke": args.smoke, "load_before": load(),
+              "matmul_precision": str(jax.config.jax_default_matmul_precision),
+              "timed_call": "model.train_on_batch(x, y)  # jit_compile=True, x on device"}
+
+    def save():
+        text = json.dumps(report, indent=2)
+        if args.out:
+            write_atomically(args.out, text + "\n")
+        return text
+
+    if args.part in ("all", "throughput"):
+        report["throughput"] = []
+        for precision in PRECISIONS:
+            report["throughput"].append(
+                throughput(models["throughput"], args.batch, args.steps, precision, peaks))
+            save()
+    if args.part in ("all", "ratio"):
+        report["step_ratio"] = step_ratio(models["ratio"], args.ratio_batch, args.steps)
+    report["load_after"] = load()
+    print(save())
 
 
 if __name__ == "__main__":

@@ -64,6 +64,19 @@ def test_gpu_script_smoke_mode_reports_positive_throughput(tmp_path):
     ratio = report["step_ratio"]
     assert ratio["ratio"] > 0 and 0 < ratio["ci95"][0] <= ratio["ci95"][1]
     assert all(seconds > 0 for seconds in ratio["step_s"].values())
+    assert all(setup["first_step_s"] > 0 for setup in ratio["setup"].values())
+
+    tables = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--tabulate",
+                             "gpu_smoke", str(out), "--results-dir", str(tmp_path)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert tables.returncode == 0, tables.stderr[-3000:]
+    rows = [line for line in (tmp_path / "gpu_smoke.md").read_text().splitlines()
+            if line.startswith("| wrn-")]
+    assert [row.split(" | ")[1] for row in rows] == ["float32", "mixed_bfloat16"]
+    assert json.loads((tmp_path / "gpu_smoke.json").read_text())[0]["smoke"] is True
+    ratio_row = next(line for line in (tmp_path / "gpu_smoke.md").read_text().splitlines()
+                     if line.startswith("| 2 |"))
+    assert f"{ratio['ratio']:.2f} [" in ratio_row
 
 
 def test_dynamic_range_export_of_a_depthwise_net_warns_that_it_measured_slower():
