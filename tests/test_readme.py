@@ -6,7 +6,9 @@ that holds a copy of ``scripts/`` and ``setup.cfg`` and the repository's ``.venv
 (linked), with the venv's ``bin`` first on ``PATH``: bash blocks in ``bash -e``, python
 blocks in one namespace per document (a later snippet uses an earlier one's names).
 Only the blocks that install the package or run this test suite are skipped, and
-they are listed in ``SETUP_BLOCKS``.
+they are listed in ``SETUP_BLOCKS``. The README's results are then checked as a user would
+read them: the demo's held-out accuracy, its TFLite file against Keras, and the
+exported files' accuracy in LiteRT.
 """
 
 import json
@@ -82,3 +84,29 @@ def test_document_runs_as_written(document, tmp_path):
                           capture_output=True, text=True, timeout=1400)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-6000:]
     assert "--- all blocks ran" in done.stdout
+    if document == "README.md":
+        check_readme_results(tmp_path, done.stdout)
+
+
+def check_readme_results(directory, printed):
+    """The demo reaches its documented accuracy; every exported file agrees with Keras."""
+    demo = json.loads((directory / "runs" / "demo" / "demo.json").read_text())
+    assert demo["model"] == "wrn-10-2" and demo["held_out_images"] == 360
+    assert demo["held_out_accuracy"] >= 0.985, demo  # 20 epochs: 99.7% when documented
+    tflite = demo["tflite"]
+    assert tflite["input_dtype"] == "uint8" and tflite["samples"] == 360
+    assert tflite["tflite_accuracy"] == tflite["keras_accuracy"] and tflite["max_abs_error"] < 1e-4
+    # the demo's own report, `keras-resnets export runs/demo --raw-pixels`, then the tuned
+    # model's int8 file from the command line and from Python
+    lines = [line for line in printed.splitlines()
+             if line.startswith("accuracy") and "on 360 held-out images" in line]
+    accuracies = [[float(v) for v in re.findall(r"([\d.]+)%", line)] for line in lines]
+    assert len(accuracies) == 4, printed[-4000:]
+    assert "raw uint8 pixels; normalization in the model" in printed
+    for keras_accuracy, tflite_accuracy in accuracies[:2]:
+        assert keras_accuracy == tflite_accuracy
+        assert keras_accuracy == pytest.approx(100 * demo["held_out_accuracy"], abs=0.3)
+    for keras_accuracy, tflite_accuracy in accuracies[2:]:  # int8 against float32
+        assert abs(tflite_accuracy - keras_accuracy) <= 3.0, lines
+    for name in ("demo.tflite", "wrn-int8.tflite", "model.tflite"):
+        assert (directory / name).stat().st_size > 10_000, name

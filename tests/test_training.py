@@ -1,10 +1,9 @@
-"""Recipes, weight decay, precision, strategies, run directories, resume, CLI and demo
-(:mod:`keras_resnets.training` and :mod:`keras_resnets.cli.demo`)."""
+"""Recipes, weight decay, precision, strategies, run directories, resume and the CLI
+(:mod:`keras_resnets.training`; the demo runs in full in tests/test_readme.py)."""
 
 import dataclasses
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from helpers import prepare_fake_cifar10
 from keras_resnets import data, training
 from keras_resnets._io import StateFileError
 from keras_resnets.cli import main as cli_main
-from keras_resnets.cli.demo import demo
 from keras_resnets.normalization import input_normalization
 from keras_resnets.training import rundir
 
@@ -462,35 +460,3 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert (run_dir / "last.keras").exists() and not (run_dir / "backup").exists()
     lrs = training.get_recipe("fast").learning_rates(epochs, 20)
     np.testing.assert_allclose([r["lr"] for r in rows], lrs, rtol=1e-6)  # schedule resumed
-
-
-# --- demo ------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_demo_with_reduced_epochs(tmp_path, capsys):
-    summary = demo(model="wrn-10-1", epochs=1, batch_size=128, run_dir=str(tmp_path / "demo"),
-                   verbose=0)
-    out = capsys.readouterr().out
-    assert "held-out accuracy" in out and (tmp_path / "demo" / "curves.png").exists()
-    assert summary["held_out_images"] == 360 and 0.0 <= summary["held_out_accuracy"] <= 1.0
-    saved = json.loads((tmp_path / "demo" / "demo.json").read_text())
-    assert saved["held_out_accuracy"] == summary["held_out_accuracy"]
-    tflite = summary["tflite"]
-    assert os.path.getsize(tmp_path / "demo" / "model.tflite") == tflite["file_size_bytes"]
-    assert tflite["samples"] == 360 and tflite["top1_agreement"] >= 0.99
-
-
-def test_two_epoch_fast_run_learns_and_its_run_exports_for_raw_pixels(tmp_path, capsys):
-    # the warm-up is a fraction of the run, so a 2-epoch run is mostly learning
-    result = training.train("wrn-10-1", dataset="digits", recipe="fast", epochs=2,
-                            batch_size=32, run_dir=str(tmp_path / "run"), verbose=0)
-    assert result.metrics["test_accuracy"] >= 0.80, result.metrics
-    out = tmp_path / "run.tflite"
-    assert cli_main(["export", str(tmp_path / "run"), "--raw-pixels", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "raw uint8 pixels; normalization in the model" in printed
-    line = next(text for text in printed.splitlines() if text.startswith("accuracy"))
-    keras_accuracy, tflite_accuracy = (float(v) for v in re.findall(r"([\d.]+)%", line))
-    assert "on 360 held-out images" in line and keras_accuracy == tflite_accuracy >= 80.0
-    assert keras_accuracy == pytest.approx(100 * result.metrics["test_accuracy"], abs=0.3)

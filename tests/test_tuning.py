@@ -531,6 +531,9 @@ def test_cli_wrn_at_1_5m_runs_end_to_end(tmp_path, capsys, built):
         "for more, use a wider --tolerance (now 0.1, e.g. 0.2) or more --depths")
     assert "[tune] wrn at 1,500,000 parameters" in out and "[tune] trial 1/" in out
     assert "trial  status" in out and "val_accuracy" in out  # the final table
+    # stdout is no terminal here: one plain line per epoch of each trial, no progress bar
+    assert re.search(r"^epoch 1/1  .*val_accuracy \S+  .*\d s$", out, re.MULTILINE), out
+    assert "\r" not in out and "\x1b" not in out
     assert all(1_350_000 <= size <= 1_500_000 for size in built) and built
     for name in ("results.csv", "results.png", "best_model.keras", "search.json"):
         assert (directory / name).exists(), name

@@ -36,12 +36,13 @@ class EpochLines(keras.callbacks.Callback):
         self.heartbeat_s = heartbeat_s
         self.stream = stream
         self._step = 0
-        self._first_done = threading.Event()
+        self._first_done = None  # made per run, so that Keras Tuner can deep-copy this
 
     def _print(self, text):
         print(text, file=self.stream or sys.stdout, flush=True)
 
     def on_train_begin(self, logs=None):
+        self._first_done = threading.Event()
         self._epochs = self.params.get("epochs")
         self._steps = self.params.get("steps")
 
@@ -74,7 +75,7 @@ def progress_output(verbose="auto", stream=None):
     """``(verbose for fit, extra callbacks)``: with ``"auto"``, Keras's bar when ``stream``
     (default standard output) is a terminal, else :class:`EpochLines`; any other value
     (0, 1, 2) goes to ``fit`` as it is."""
-    stream = stream or sys.stdout
-    if verbose != "auto" or (hasattr(stream, "isatty") and stream.isatty()):
+    target = stream or sys.stdout
+    if verbose != "auto" or (hasattr(target, "isatty") and target.isatty()):
         return verbose, []
-    return 0, [EpochLines(stream=stream)]
+    return 0, [EpochLines(stream=stream)]  # None: sys.stdout when printing (and deep-copyable)

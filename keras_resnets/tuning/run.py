@@ -21,6 +21,7 @@ import keras
 from keras_resnets import _io, training
 from keras_resnets import data as data_lib
 from keras_resnets._checks import check_int
+from keras_resnets.training.progress import progress_output
 from keras_resnets.tuning.hypermodel import BudgetedHyperModel
 from keras_resnets.tuning.results import (
     RESULTS_FILE,
@@ -118,10 +119,11 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
         if oracle != "hyperband" and len(hypermodel.configs) < max_trials:
             print(_too_few(len(hypermodel.configs), max_trials, space), flush=True)
         if verbose:
+            count = len(hypermodel.configs)
             print(f"[tune] {space.family} at {space.budget:,} parameters (tolerance "
-                  f"{space.tolerance:g}, {space.mode} mode): {len(hypermodel.configs)} "
-                  f"feasible configurations; oracle {oracle}; directory {tuner.project_dir}",
-                  flush=True)
+                  f"{space.tolerance:g}, {space.mode} mode): {count} feasible "
+                  f"configuration{'' if count == 1 else 's'}; oracle {oracle}; "
+                  f"directory {tuner.project_dir}", flush=True)
         if role == "chief":
             tuner.search(verbose=0)
         else:
@@ -134,9 +136,12 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
                 seed=seed)
             val = data_lib.load_dataset(info.name, val_split, batch_size, augment=False,
                                         shuffle=False, one_hot=bool(smoothing))
+            # a bar on a terminal; in a log, a line per epoch and a heartbeat in the first
+            fit_verbose, progress = progress_output("auto" if verbose else 0)
             tuner.search(_take(train, train_samples, batch_size),
                          validation_data=_take(val, val_samples, batch_size), epochs=epochs,
-                         verbose=2 if verbose else 0)
+                         verbose=1 if fit_verbose == "auto" else fit_verbose,
+                         callbacks=progress)
         if role == "worker":
             return SearchResult(tuner, [])
         rows = trial_results(tuner)
