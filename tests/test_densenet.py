@@ -160,8 +160,7 @@ def test_non_keras_densenets_use_the_default_style():
 
 # ------------------------------------------------------------- saving and training
 
-@pytest.mark.backend_agnostic
-def test_safe_mode_keras_round_trip(tmp_path):
+def test_safe_mode_keras_round_trip(tmp_path):  # Keras layers only: TensorFlow proves it
     model = kr.create_model("densenet-bc-16-12", dropout_rate=0.2)
     model.set_weights(random_weights(model))
     path = str(tmp_path / "densenet.keras")
@@ -183,8 +182,7 @@ def test_one_training_step():
     assert np.isfinite(history.history["loss"][0])
 
 
-@pytest.mark.backend_agnostic
-def test_features_only_and_pooling():
+def test_features_only_and_pooling():  # symbolic shapes: the same on every backend
     features = kr.DenseNet((1, 1, 1, 1), 8, input_shape=(64, 64, 3), features_only=True)
     shapes = {key: tuple(value.shape[1:]) for key, value in features.output.items()}
     assert sorted(shapes) == ["C2", "C3", "C4", "C5"]
