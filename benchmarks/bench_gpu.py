@@ -35,7 +35,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +42,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import RESULTS, abba, compare, load, machine  # noqa: E402
+
+from keras_resnets._io import write_text  # noqa: E402  temp file, then rename
 
 FULL = {"throughput": "wrn-28-10", "ratio": ("wrn-40-4", "preact-resnet1001")}
 SMOKE = {"throughput": "wrn-10-1", "ratio": ("wrn-10-1", "wrn-16-1")}
@@ -105,8 +106,8 @@ def throughput(name, batch, steps, precision, peaks):
            "peak_memory_gib": peak_memory_gib()}
     for label, peak in peaks[precision].items():
         row[f"mfu_vs_{label}"] = achieved / (peak * 1e12)
-    row["peak_tflops"] = next(iter(peaks[precision].values()))
-    row["mfu"] = row[f"mfu_vs_{next(iter(peaks[precision]))}"]
+    label, row["peak_tflops"] = next(iter(peaks[precision].items()))  # the headline peak
+    row["mfu"] = row[f"mfu_vs_{label}"]
     say(f"{name} {precision}: {row['images_per_s']:.0f} images/s, MFU {row['mfu']:.3f}")
     return row
 
@@ -122,14 +123,6 @@ def step_ratio(models, batch, steps):
             "setup": {name: setup for name, (_, setup) in built.items()},
             "ratio": result["ratio"], "ci95": [result["low"], result["high"]],
             "peak_memory_gib": peak_memory_gib()}
-
-
-def write_atomically(path, text):
-    path = Path(path)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent or ".", delete=False,
-                                     suffix=".tmp") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
 
 
 def tabulate(reports) -> str:
@@ -170,8 +163,8 @@ def tabulate(reports) -> str:
 def write_tables(name, paths, results_dir=RESULTS):
     reports = [json.loads(Path(path).read_text()) for path in paths]
     Path(results_dir).mkdir(parents=True, exist_ok=True)
-    write_atomically(Path(results_dir) / f"{name}.json", json.dumps(reports, indent=2) + "\n")
-    write_atomically(Path(results_dir) / f"{name}.md", tabulate(reports))
+    write_text(Path(results_dir) / f"{name}.json", json.dumps(reports, indent=2) + "\n")
+    write_text(Path(results_dir) / f"{name}.md", tabulate(reports))
     return Path(results_dir) / f"{name}.md"
 
 
@@ -214,7 +207,7 @@ def main(argv=None):
     def save():
         text = json.dumps(report, indent=2)
         if args.out:
-            write_atomically(args.out, text + "\n")
+            write_text(args.out, text + "\n")
         return text
 
     if args.part in ("all", "throughput"):

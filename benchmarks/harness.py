@@ -27,9 +27,10 @@ import os
 import platform
 import random
 import statistics
-import tempfile
 import time
 from pathlib import Path
+
+from keras_resnets._io import write_text  # temp file, then rename
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -155,9 +156,6 @@ def write_results(name: str, rows: list[dict], columns: list[str], *, timed_call
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
     if notes:
         lines += ["", notes]
-    for suffix, text in ((".json", json.dumps(payload, indent=2)),
-                         (".md", "\n".join(lines) + "\n")):
-        with tempfile.NamedTemporaryFile("w", dir=RESULTS, delete=False, suffix=".tmp") as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, RESULTS / f"{name}{suffix}")
+    write_text(RESULTS / f"{name}.json", json.dumps(payload, indent=2))
+    write_text(RESULTS / f"{name}.md", "\n".join(lines) + "\n")
     return RESULTS / f"{name}.md"
