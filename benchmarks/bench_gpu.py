@@ -135,7 +135,10 @@ def tabulate(reports) -> str:
              f"{info['backend']}, `jax_default_matmul_precision` {first['matmul_precision']} "
              "(XLA's default: float32 convolutions may run on TF32 tensor cores).", "",
              f"Timed call: `{first['timed_call']}`; synthetic 32x32x3 data, SGD with momentum.",
-             "Peak GiB: the device's peak memory so far in that process.", "",
+             "Peak GiB: the device's peak memory so far in that process. Host load average "
+             "(1/5/15 min) before / after each run: " + "; ".join(
+                 f"{'/'.join(map(str, r['load_before']))} / "
+                 f"{'/'.join(map(str, r.get('load_after', ['?'])))}" for r in reports) + ".", "",
              "| model | precision | batch | step ms | images/s | TFLOP/s | MFU | "
              "first step s | peak GiB |", "|" + "---|" * 9]
     for report in reports:
