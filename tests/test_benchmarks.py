@@ -120,3 +120,18 @@ def test_training_ratios_name_the_faster_side():
         "WRN-40-4 faster")
     faster_tf = harness.compare([1.0, 1.1, 1.05, 1.02], [4.2, 4.3, 4.1, 4.25])
     assert bench_training.labelled(faster_tf, "JAX", "TensorFlow").endswith("TensorFlow faster")
+
+
+@pytest.mark.slow
+def test_export_accuracy_rows_compare_keras_and_both_files_on_the_held_out_digits(tmp_path):
+    import bench_export
+
+    row = bench_export.digits_accuracy("wrn-10-1", 1, str(tmp_path))
+    assert (row["model"], row["epochs"], row["test images"]) == ("wrn-10-1", 1, 360)
+    percent = {key: float(row[key].rstrip("%")) for key in ("Keras", "TFLite float32",
+                                                            "TFLite int8")}
+    assert percent["TFLite float32"] == percent["Keras"] > 10.0  # above chance after 1 epoch
+    assert row["float32 top-1 agreement"] == "100.0%"
+    assert abs(percent["TFLite int8"] - percent["TFLite float32"]) <= 5.0
+    assert float(row["int8 - f32 (points)"]) == pytest.approx(
+        percent["TFLite int8"] - percent["TFLite float32"], abs=0.02)

@@ -167,12 +167,29 @@ def test_zero_init_only_where_a_branch_is_summed():
     assert (gamma(resnet, "conv2_block1_2_bn"), gamma(resnet, "conv2_block1_1_bn")) == (0, 1)
     assert gamma(kr.create_model("resnet20", zero_init_residual=False), "conv2_block1_2_bn") == 1
     assert gamma(kr.ResNet(20, stem="cifar", shortcut="none"), "conv2_block1_2_bn") == 1
+    # option A pads the new channels with zeros: only the branch can fill them
+    assert [gamma(resnet, f"conv{s}_block{b}_2_bn") for s in (3, 4) for b in (1, 2)] == [
+        1, 0, 1, 0]
+    bottleneck = kr.ResNet(29, stem="cifar", block="bottleneck", shortcut="A")
+    assert (gamma(bottleneck, "conv3_block1_3_bn"), gamma(bottleneck, "conv3_block2_3_bn")) == (
+        1, 0)
     mobile = kr.create_model("mobilenetv2-0.35", input_shape=(32, 32, 3))
     # block_1 changes the shape (no sum); block_2 repeats it (a sum)
     assert (gamma(mobile, "block_1_project_BN"), gamma(mobile, "block_2_project_BN")) == (1, 0)
     wrn = kr.create_model("wrn-10-1")
     assert not np.asarray(wrn.get_layer("conv2_block1_2_conv").kernel).any()
     assert np.asarray(wrn.get_layer("conv2_block1_1_conv").kernel).any()
+
+
+@pytest.mark.slow
+def test_option_a_resnet_learns_in_two_epochs(tmp_path):
+    """With every branch at zero, ResNet-20's zero-padded channels stayed at zero and it
+    stayed at chance (13.6% after 3 epochs on digits); 97.5% without zero init."""
+    from keras_resnets.training import train
+
+    result = train("resnet20", dataset="digits", recipe="fast", epochs=2, batch_size=64,
+                   run_dir=str(tmp_path / "run"), verbose=0)
+    assert result.metrics["test_accuracy"] > 0.5, result.metrics
 
 
 LOAD_IN_A_FRESH_PROCESS = """

@@ -344,6 +344,7 @@ def test_random_search_stops_when_the_feasible_set_is_exhausted(tmp_path, built)
                                directory=directory)
     rows = _check_search(result, directory, built, 2)  # 2 configurations, no repeat
     assert {r["config"] for r in rows} == {"wrn-10-1", "wrn-16-1"}
+    assert len(built) == 3  # the two trials and the best model, saved; none for the space
     # the finished search run again trains nothing (one build: the best model, to save it)
     n_built = len(built)
     again = tuning.run_search(**TINY, **TINY_RUN, oracle="random", max_trials=5, epochs=1,

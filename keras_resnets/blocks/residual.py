@@ -12,7 +12,9 @@ the identity (Goyal et al. 2017, "Accurate, Large Minibatch SGD", Sec. 5.1; timm
 ``zero_init_last``): the branch's last BatchNorm starts with gamma = 0, or its last
 convolution with a zero kernel where no BatchNorm follows it (pre-activation blocks).
 Without it a fresh 1000-layer network's activations grow with every residual sum until
-they overflow. A plain block (``shortcut="none"``) keeps the usual initialisation.
+they overflow. A plain block (``shortcut="none"``) keeps the usual initialisation, and so
+does a v1 block whose option-A shortcut pads new channels with zeros (only its branch can
+fill them; zeroed, ResNet-20 stayed at chance on digits).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def basic_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B"
     identity = checked_shortcut(x, filters, stride, shortcut, name, style)
     y = conv_bn(x, filters, 3, stride, name=f"{name}_1", style=style, dilation=dilation)
     y = conv_bn(y, filters, 3, name=f"{name}_2", style=style, activation=None, dilation=dilation,
-                zero_init=zero_init_residual and identity is not None)
+                zero_init=zero_init_residual and _carries_every_channel(x, filters, shortcut,
+                                                                        identity))
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation="relu")
 
@@ -78,7 +81,8 @@ def bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcu
     y = conv_bn(y, width, 3, second, name=f"{name}_2", style=style, groups=groups,
                 dilation=dilation)
     y = conv_bn(y, out, 1, name=f"{name}_3", style=style, activation=None,
-                zero_init=zero_init_residual and identity is not None)
+                zero_init=zero_init_residual and _carries_every_channel(x, out, shortcut,
+                                                                        identity))
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation="relu")
 
@@ -129,6 +133,14 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
              zero_init=zero_init_residual and identity is not None)
     return merge_residual(y, identity, name=name, drop_rate=drop_rate, se_ratio=se_ratio,
                           activation=None, out_name="out")
+
+
+def _carries_every_channel(x, out_channels, shortcut, identity):
+    """Whether a v1 block's shortcut carries a signal on every output channel, so its branch
+    may start as zero. Option A's zero-padded channels get theirs only from the branch; a
+    zero BatchNorm gamma there learns too slowly (its gradient, the upstream gradient times
+    the normalized activations, nearly cancels): ResNet-20 stayed at chance on digits."""
+    return identity is not None and not (shortcut == "A" and channels(x) != out_channels)
 
 
 def bottleneck_width(filters, base_width=64, groups=1):

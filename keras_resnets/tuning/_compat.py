@@ -1,6 +1,6 @@
 """The only place that touches Keras Tuner's private API, for the versions it was read from.
 
-Two things Keras Tuner offers no public hook for:
+Three things Keras Tuner offers no public hook for:
 
 * **State files written atomically.** ``Oracle.save`` and ``Oracle._save_trial``
   write ``oracle.json`` and ``trial_*/trial.json`` in place; a search killed while
@@ -9,6 +9,9 @@ Two things Keras Tuner offers no public hook for:
 * **New configurations drawn among the untried ones.** ``Oracle._random_values``
   draws at random and gives up after 20 collisions with tried values, which can end a
   search (Hyperband's new brackets) while untried configurations remain.
+* **A search space taken as declared.** ``BaseTuner._populate_initial_space`` builds
+  the hypermodel with default values to discover conditional hyperparameters: a full
+  model, built and thrown away before the first trial, by every tuner of a search.
 
 Every other behaviour of the budgeted tuner uses public methods (``populate_space``,
 ``create_trial``, ``run_trial``, the ``on_*`` hooks).
@@ -41,8 +44,9 @@ def check_version(version: str) -> None:
     found = tuple(int(v) for v in match.groups()) if match else None
     if found is None or not SUPPORTED[0] <= found < SUPPORTED[1]:
         raise ImportError(f"keras_resnets.tuning needs {SUPPORTED_TEXT} (it overrides "
-                          f"Oracle._save_trial and Oracle._random_values, private methods "
-                          f"of those versions); found keras-tuner {version}. Install a "
+                          f"Oracle._save_trial, Oracle._random_values and "
+                          f"BaseTuner._populate_initial_space, private methods of those "
+                          f"versions); found keras-tuner {version}. Install a "
                           f"supported one: pip install '{SUPPORTED_TEXT}'")
 
 
@@ -68,3 +72,16 @@ class OracleInternals:
 
     def _random_values(self):
         return self.draw_untried()
+
+
+class DeclaredSpace:
+    """For a tuner whose hypermodel declares its whole space in ``declare_hyperparameters``
+    (no conditional scopes): the space is read from there, and no model is built for it.
+
+    Example: ``class Tuner(DeclaredSpace, keras_tuner.Tuner): ...``
+    """
+
+    def _populate_initial_space(self):
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)

@@ -159,7 +159,7 @@ def _best_epoch_metrics(histories, objective) -> dict:
     return {name: float(np.mean([m[name] for m in best])) for name in best[0]}
 
 
-class BudgetedTuner(keras_tuner.Tuner):
+class BudgetedTuner(_compat.DeclaredSpace, keras_tuner.Tuner):
     """A ``keras_tuner.Tuner`` for a :class:`BudgetedHyperModel`; made by :func:`make_tuner`.
 
     Beyond the Keras Tuner defaults it stores the search definition in the project
