@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import math
 import sys
 from collections.abc import Mapping
@@ -41,9 +42,6 @@ from keras_resnets import primitives as P
 if TYPE_CHECKING:  # Keras is imported where a model is built, not at import
     import keras
 
-BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
-                   "classifier_activation", "name", "drop_path_rate", "features_only",
-                   "zero_init_residual")
 DEEP_GRAPH_RECURSION_LIMIT = 30_000
 
 
@@ -327,12 +325,11 @@ def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
     return probe.tally
 
 
-def validate_build_arguments(spec, *, include_top, weights, pooling, classes, input_shape,
+def validate_build_arguments(spec, *, include_top, pooling, classes, input_shape,
                              drop_path_rate, classifier_activation="softmax",
                              features_only=False, name=None):
-    """Check the keras.applications arguments before any layer is built or counted."""
-    from keras_resnets import weights as W
-
+    """Check the keras.applications arguments before any layer is built or counted
+    (``weights`` are resolved above the engine, in :mod:`keras_resnets.builder`)."""
     C.check_bool("include_top", include_top)
     C.check_bool("features_only", features_only)
     if not C.is_int(classes) or classes < 1:
@@ -348,7 +345,6 @@ def validate_build_arguments(spec, *, include_top, weights, pooling, classes, in
         raise ValueError(f"input_shape {tuple(input_shape)} is too small for {spec.name}: it "
                          f"downsamples by {spec.min_input_size}, so height and width must be at "
                          f"least {spec.min_input_size}")
-    W.validate(spec, weights, include_top=include_top, classes=classes)
 
 
 def _input_shape(spec, input_tensor, input_shape):
@@ -361,15 +357,15 @@ def _input_shape(spec, input_tensor, input_shape):
     return C.check_input_tensor(input_tensor, input_shape)
 
 
-def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_shape=None,
-             pooling=None, classes=None, classifier_activation="softmax", drop_path_rate=0.0,
-             features_only=False, zero_init_residual=None, name=None):
+def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, pooling=None,
+             classes=None, classifier_activation="softmax", name=None, drop_path_rate=0.0,
+             features_only=False, zero_init_residual=None):
     """Resolve the defaults once, check every argument and count the network: returns
     ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built."""
     C.check_channels_last()
     classes = spec.default_classes if classes is None else classes
     input_shape = _input_shape(spec, input_tensor, input_shape)
-    validate_build_arguments(spec, include_top=include_top, weights=weights, pooling=pooling,
+    validate_build_arguments(spec, include_top=include_top, pooling=pooling,
                              classes=classes, input_shape=input_shape,
                              drop_path_rate=drop_path_rate,
                              classifier_activation=classifier_activation,
@@ -395,11 +391,11 @@ def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
     return tally
 
 
-def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None,
+def build_model(spec: NetworkSpec, *, input_tensor=None, name=None,
                 **build_arguments) -> keras.Model:
-    """Build ``spec`` as a functional ``keras.Model`` (the keras.applications arguments:
-    ``include_top, weights, input_tensor, input_shape, pooling, classes,
-    classifier_activation, name``).
+    """Build ``spec`` as a functional ``keras.Model`` (the keras.applications
+    arguments but ``weights``: ``include_top, input_tensor, input_shape, pooling, classes,
+    classifier_activation, name``; :func:`keras_resnets.build_model` also loads weights).
 
     ``features_only=True`` returns a model whose outputs are the stage outputs, a dict
     ``{"C2": ..., "C5": ...}``, for detection and segmentation heads. ``drop_path_rate``
@@ -410,15 +406,14 @@ def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None
     """
     import keras  # here, not at the top: counting and the registry run without Keras
 
-    from keras_resnets import weights as W
-
-    spec, input_shape, forward_kwargs, tally = _prepare(
-        spec, weights=weights, input_tensor=input_tensor, name=name, **build_arguments)
-    W.check_file(weights, tally.total, spec.name)
+    spec, input_shape, forward_kwargs, _ = _prepare(
+        spec, input_tensor=input_tensor, name=name, **build_arguments)
     with deep_graph_recursion():
         inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)
         outputs = forward(spec, inputs, **forward_kwargs)
-        model = keras.Model(inputs, outputs, name=name or spec.name)
-        if weights is not None:
-            W.load(model, spec, weights, include_top=forward_kwargs["include_top"])
-    return model
+        return keras.Model(inputs, outputs, name=name or spec.name)
+
+
+BUILD_ARGUMENTS = tuple(inspect.signature(_prepare).parameters)[1:]
+"""The keyword arguments of :func:`build_model` and :func:`count_model` (one source: the
+signature of the function that resolves them)."""

@@ -14,9 +14,12 @@ Example::
 from __future__ import annotations
 
 from keras_resnets._checks import check_choice, check_keywords, check_positive_int
-from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage
+from keras_resnets.families import PaperErrors, TuningAxes, register_family
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
-from keras_resnets.registry import PaperErrors, TuningAxes, register_family
+
+__all__ = ["ResNeXt", "ResNeXt29", "ResNeXt50", "ResNeXt101"]  # what keras_resnets exports
 
 IMAGENET_DEPTHS = (50, 101, 152)
 
