@@ -95,7 +95,7 @@ def register_family(name, pattern, factory, examples, paper, paper_errors=None, 
     if name in _FAMILIES:
         raise ValueError(f"family name {name!r} is already registered (pattern "
                          f"{_FAMILIES[name].pattern!r}); give the family {pattern!r} its own "
-                         f"name, e.g. {name + '-v2'!r}")
+                         f"name, e.g. {name + '-imagenet'!r}")
     _FAMILIES[name] = Family(name, pattern, factory, tuple(examples), paper, paper_errors,
                              tuning)
 
