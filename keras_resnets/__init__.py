@@ -30,7 +30,8 @@ _EXPORTS.update(dict.fromkeys(("preprocess_input", "decode_predictions"),
 _EXPORTS.update(dict.fromkeys(("create_model", "list_models", "count_params", "count_macs",
                                "get_spec", "model_info"), "registry"))
 _SUBMODULES = ("blocks", "layers", "engine", "families", "builder", "registry", "primitives",
-               "models", "weights", "saving", "data", "export", "training", "tuning", "cli")
+               "models", "weights", "saving", "data", "datasets", "normalization", "export",
+               "tflite_check", "examples_data", "training", "tuning", "cli")
 
 
 @functools.cache
@@ -49,7 +50,7 @@ def __getattr__(name):
         value = importlib.import_module(f"keras_resnets.{name}")
     elif name == "__all__":
         value = list(_exports())
-    elif not name.startswith("__") and name in _exports():
+    elif not name.startswith("_") and name in _exports():  # "_checks": the import system's
         value = getattr(importlib.import_module(_exports()[name]), name)
     else:
         raise AttributeError(f"module 'keras_resnets' has no attribute {name!r}")
