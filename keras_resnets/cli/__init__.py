@@ -102,6 +102,18 @@ def import_tensorflow_quietly():
     logging.getLogger("absl").setLevel(logging.ERROR)
 
 
+def _raised_by_keras_resnets(error) -> bool:
+    """Whether ``error`` was raised by a statement of this package (a check's message
+    meant for the user), not inside Keras, TensorFlow or another dependency."""
+    traceback = error.__traceback__
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return os.path.abspath(traceback.tb_frame.f_code.co_filename).startswith(PACKAGE_DIR)
+
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((word for word in argv if not word.startswith("-")), None)
@@ -114,7 +126,9 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as error:  # our checks' messages: one line, exit 2
+    except ValueError as error:
+        if not _raised_by_keras_resnets(error):
+            raise  # a dependency's error or a bug: shown with its traceback
         from keras_resnets.cli.words import command_line_words
 
         message = command_line_words(str(error), args.command_parser)

@@ -24,7 +24,7 @@ from keras_resnets._checks import is_number
 
 SCHEDULES = ("step", "cosine")
 # Dense keeps its variable in ``_kernel`` (``kernel`` is a property that may add LoRA).
-DECAYED_KERNELS = ("_kernel", "kernel", "depthwise_kernel", "pointwise_kernel")
+DECAYED_KERNELS = ("kernel", "depthwise_kernel", "pointwise_kernel")  # variable names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,14 +195,12 @@ def apply_weight_decay(model, weight_decay) -> list[str]:
         raise ValueError(f"weight_decay must be a number >= 0 (e.g. 5e-4, 1e-4); "
                          f"got {weight_decay!r}")
     regularizer = keras.regularizers.L2(weight_decay / 2.0) if weight_decay else None
-    decayed = {}
-    for layer in model._flatten_layers(include_self=False):
-        for attribute in DECAYED_KERNELS:
-            variable = getattr(layer, attribute, None)
-            if isinstance(variable, keras.Variable) and variable.trainable:
-                variable.regularizer = regularizer
-                decayed[id(variable)] = variable.path
-    return list(decayed.values())
+    decayed = []
+    for variable in model.trainable_variables:
+        if variable.name in DECAYED_KERNELS:
+            variable.regularizer = regularizer
+            decayed.append(variable.path)
+    return decayed
 
 
 def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
