@@ -26,7 +26,7 @@ from keras_resnets._checks import (
     scaled,
 )
 from keras_resnets.builder import build_model
-from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage
+from keras_resnets.engine import NetworkSpec, Stage
 from keras_resnets.families import PaperErrors, TuningAxes, format_number, register_family
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
 
@@ -116,7 +116,7 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
             else f"resnet{depth}{ {1: '', 1.5: '-v1.5', 2: 'v2'}[version]}")
     style = ((B.KERAS_V2_STYLE if preact else B.KERAS_V1_STYLE) if keras_compatible
              else B.DEFAULT_STYLE)
-    return ResidualSpec(
+    return NetworkSpec.residual(
         name=name,
         block=block_kind,
         stages=tuple(Stage(c, scaled(f, width), s) for c, f, s in zip(counts, filters, strides)),

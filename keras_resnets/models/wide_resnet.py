@@ -26,7 +26,7 @@ from keras_resnets._checks import (
     scaled,
 )
 from keras_resnets.builder import build_model
-from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage
+from keras_resnets.engine import NetworkSpec, Stage
 from keras_resnets.families import PaperErrors, TuningAxes, format_number, register_family
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
 
@@ -83,7 +83,7 @@ def wide_resnet_spec(depth, width, *, dropout_rate=0.0, block_type="B(3,3)",
     if dropout_rate:
         options["dropout_rate"] = float(dropout_rate)
     width_name = f"{width:g}"
-    return ResidualSpec(
+    return NetworkSpec.residual(
         name=f"wrn-{depth}-{width_name}",
         block="preact",
         stages=(Stage(n, scaled(16, width), 1), Stage(n, scaled(32, width), 2),
@@ -122,7 +122,7 @@ def wide_bottleneck_spec(depth) -> NetworkSpec:
     """ImageNet wide ResNets (WRN-50-2, WRN-101-2): bottlenecks twice as wide inside."""
     if depth not in (50, 101, 152):
         raise ValueError(f"wide bottleneck ResNet depth must be 50, 101 or 152; got {depth!r}")
-    return ResidualSpec(
+    return NetworkSpec.residual(
         name=f"wide-resnet{depth}-2",
         block="bottleneck",
         stages=tuple(Stage(c, f, s) for c, f, s in
