@@ -77,6 +77,32 @@ class ChannelPadShortcut(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
+class SubsampledConv2D(keras.layers.Conv2D):
+    """A 1x1 ``Conv2D`` with stride s > 1, computed as ``x[:, ::s, ::s]`` then a 1x1
+    stride-1 convolution: the same function, kernel and config as ``Conv2D``.
+
+    TensorFlow's oneDNN kernel for the gradient of a strided 1x1 convolution corrupts
+    the heap when the input has fewer than 16 channels and the batch is odd (the
+    projection shortcut of ``wrn-16-0.9`` on a partial last batch; docs/onednn-crash.md).
+    The stride-1 convolution on the subsampled input does not go through that kernel.
+
+    Example::
+
+        y = SubsampledConv2D(29, 1, strides=2)(keras.Input((32, 32, 14)))  # (None, 16, 16, 29)
+    """
+
+    def convolution_op(self, inputs, kernel):
+        rows, cols = self.strides
+        if self.data_format == "channels_first":
+            subsampled = inputs[:, :, ::rows, ::cols]
+        else:
+            subsampled = inputs[:, ::rows, ::cols, :]
+        # A 1x1 kernel never reads padding: "same" and "valid" both keep ceil(size / s).
+        return ops.conv(subsampled, kernel, strides=1, padding="valid",
+                        data_format=self.data_format)
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
 class BilinearResize(keras.layers.Layer):
     """Resizes feature maps to a fixed ``size`` (height, width) by bilinear interpolation.
 

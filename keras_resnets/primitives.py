@@ -142,8 +142,12 @@ class Conv(Recipe):
             return keras.layers.DepthwiseConv2D(
                 self.kernel, depth_multiplier=self.depth_multiplier,
                 depthwise_initializer=self.kernel_initializer, **common)
-        return keras.layers.Conv2D(self.filters, self.kernel, groups=self.groups,
-                                   kernel_initializer=self.kernel_initializer, **common)
+        from keras_resnets import layers as custom_layers
+
+        strided_pointwise = self.kernel == (1, 1) and self.strides != (1, 1)
+        conv = custom_layers.SubsampledConv2D if strided_pointwise else keras.layers.Conv2D
+        return conv(self.filters, self.kernel, groups=self.groups,
+                    kernel_initializer=self.kernel_initializer, **common)
 
     def out_channels(self, channels):
         return channels * self.depth_multiplier if self.depthwise else self.filters
