@@ -76,6 +76,21 @@ class ChannelPadShortcut(keras.layers.Layer):
         return {**super().get_config(), "out_channels": self.out_channels, "stride": self.stride}
 
 
+# Fewer input channels than this made oneDNN's strided 1x1 filter gradient corrupt the heap
+# (1-15 crashed, 16-29 ran; docs/onednn-crash.md).
+ONEDNN_SAFE_CHANNELS = 16
+
+
+def needs_subsampled_conv(kernel_size, strides, in_channels):
+    """Whether a convolution is built as :class:`SubsampledConv2D`: a strided 1x1 one on
+    fewer than :data:`ONEDNN_SAFE_CHANNELS` input channels (or unknown channels).
+
+    Example: ``needs_subsampled_conv((1, 1), (2, 2), 14)`` is True; with 32 channels, False.
+    """
+    strided_pointwise = tuple(kernel_size) == (1, 1) and tuple(strides) != (1, 1)
+    return strided_pointwise and (in_channels is None or in_channels < ONEDNN_SAFE_CHANNELS)
+
+
 @keras.saving.register_keras_serializable(package="keras_resnets")
 class SubsampledConv2D(keras.layers.Conv2D):
     """A 1x1 ``Conv2D`` with stride s > 1, computed as ``x[:, ::s, ::s]`` then a 1x1
@@ -85,6 +100,8 @@ class SubsampledConv2D(keras.layers.Conv2D):
     the heap when the input has fewer than 16 channels and the batch is odd (the
     projection shortcut of ``wrn-16-0.9`` on a partial last batch; docs/onednn-crash.md).
     The stride-1 convolution on the subsampled input does not go through that kernel.
+    The models use it only there (:func:`needs_subsampled_conv`): elsewhere it costs
+    about 5% of a training step's CPU time (``benchmarks/results/subsampled_conv.md``).
 
     Example::
 

@@ -46,6 +46,9 @@ def test_fractional_width_trains_one_step_on_an_odd_batch(width, batch):
     model = create_model(name)  # 32x32x3 inputs: the crash needed maps of 24x24 or more
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == count_params(name).trainable  # the channels the counter counts
+    projections = {"conv3_block1_0_conv": round(16 * width), "conv4_block1_0_conv": round(32 * width)}
+    assert {layer.name for layer in model.layers if isinstance(layer, SubsampledConv2D)} \
+        == {layer for layer, channels in projections.items() if channels < 16}
     model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy",
                   run_eagerly=True)
     rng = np.random.default_rng(batch)
