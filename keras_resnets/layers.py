@@ -100,8 +100,8 @@ class SubsampledConv2D(keras.layers.Conv2D):
     the heap when the input has fewer than 16 channels and the batch is odd (the
     projection shortcut of ``wrn-16-0.9`` on a partial last batch; docs/onednn-crash.md).
     The stride-1 convolution on the subsampled input does not go through that kernel.
-    The models use it only there (:func:`needs_subsampled_conv`): elsewhere it costs
-    about 5% of a training step's CPU time (``benchmarks/results/subsampled_conv.md``).
+    The models use it only there (:func:`needs_subsampled_conv`): elsewhere it cost up
+    to 7% more CPU time (``benchmarks/results/subsampled_conv.md``).
 
     Example::
 
