@@ -40,3 +40,65 @@ def test_a_model_that_emits_logits_is_trained_on_logits(one_hot):
         assert abs(scores["loss"] - expected) < 1e-5
     assert emits_logits(with_input_normalization(small_classifier(activation=None), 0.5, 0.2))
     assert not emits_logits(small_classifier())
+
+
+# --- damaged .keras files ---------------------------------------------------------------------
+
+
+def _rewritten(source, target, change):
+    """A copy of the .keras archive ``source`` with each member ``change(name, data)``
+    (None leaves the member out)."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for name in src.namelist():
+            data = change(name, src.read(name))
+            if data is not None:
+                dst.writestr(name, data)
+    return target
+
+
+@pytest.fixture(scope="module")
+def saved_pair(tmp_path_factory):
+    """A saved small classifier, and one of another shape (4 filters, 6)."""
+    directory = tmp_path_factory.mktemp("saved")
+    small_classifier().save(directory / "good.keras")
+    small_classifier(filters=6).save(directory / "other.keras")
+    return directory / "good.keras", directory / "other.keras"
+
+
+def _flipped(data):
+    data = bytearray(data)
+    data[len(data) // 2] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("damage, pattern", [
+    (lambda good, other, path: path.write_bytes(b""),
+     r"is not a \.keras archive \(a zip file\): it is empty, truncated or damaged \(0 bytes\)"),
+    (lambda good, other, path: path.write_bytes(good.read_bytes()[:3000]),
+     r"is not a \.keras archive .* \(3,000 bytes\)"),
+    (lambda good, other, path: path.write_bytes(_flipped(good.read_bytes())),
+     r"cannot be loaded \(BadZipFile: Bad CRC-32 for file 'model\.weights\.h5'\)"),
+    (lambda good, other, path: _rewritten(good, path, lambda n, d: d[:40] if n == "config.json"
+                                          else d),
+     r"cannot be loaded \(JSONDecodeError: "),
+    (lambda good, other, path: _rewritten(good, path, lambda n, d: None if n.startswith(
+        "model.weights") else d),
+     r"cannot be loaded \(ValueError: Expected a model\.weights\.h5"),
+    (lambda good, other, path: _rewritten(good, path, lambda n, d: zipfile.ZipFile(other).read(n)
+                                          if n.startswith("model.weights") else d),
+     r"cannot be loaded \(ValueError: .*variable\.shape=\(3, 3, 3, 4\), Received: "
+     r"value\.shape=\(3, 3, 3, 6\)"),
+], ids=["empty", "truncated", "flipped-byte", "broken-config", "no-weights", "other-weights"])
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras's, on other weights
+def test_a_damaged_keras_file_is_named(saved_pair, tmp_path, damage, pattern):
+    path = tmp_path / "damaged.keras"
+    damage(*saved_pair, path)
+    with pytest.raises(StateFileError, match=rf"model file '{path}' {pattern}.*save the model "
+                                             rf"again or restore the file from a copy"):
+        keras_resnets.load_model(path)
+
+
+def test_a_missing_keras_file_is_named(saved_pair, tmp_path):
+    with pytest.raises(ValueError, match=rf"model file '{tmp_path}/none\.keras' does not exist"):
+        keras_resnets.load_model(tmp_path / "none.keras")
+    assert keras_resnets.load_model(saved_pair[0]).count_params() == 4 * 27 + 4 + 4 * 3 + 3
