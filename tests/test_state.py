@@ -246,6 +246,9 @@ def test_a_deleted_trial_is_refused_and_no_finished_trial_overwritten(finished_s
      r"oracle\.json is corrupt .*; restore it"),
     (lambda d: _edit(d / "oracle.json", lambda s: s.pop("id_to_hash")),
      r"oracle\.json lacks id_to_hash; restore it"),
+    (lambda d: (d / "oracle.json").unlink(),
+     r"oracle\.json is missing, but the search directory holds trial_0, trial_1, tuner0\.json; "
+     r"restore it"),
     (lambda d: (d / "search.json").write_text("[1, "), r"search\.json is corrupt"),
 ])
 def test_damaged_search_state_is_refused_by_name(finished_search, tmp_path, damage, pattern):
@@ -255,6 +258,38 @@ def test_damaged_search_state_is_refused_by_name(finished_search, tmp_path, dama
     with pytest.raises(StateFileError, match=pattern):
         _resume(directory)
     assert {p: p.read_bytes() for p in directory.rglob("*.json")} == before
+
+
+def _trials(directory):
+    """Each trial's configuration, status, score and metrics but its wall time."""
+    trials = {}
+    for path in sorted(directory.glob("trial_*/trial.json")):
+        state = json.loads(path.read_text())
+        metrics = {k: v for k, v in state["metrics"]["metrics"].items() if k != "wall_time"}
+        trials[state["trial_id"]] = (state["hyperparameters"]["values"], state["status"],
+                                     state["score"], json.dumps(metrics, sort_keys=True))
+    return trials
+
+
+def test_a_killed_and_resumed_search_trains_the_trials_of_an_uninterrupted_one(
+        finished_search, tmp_path, monkeypatch):
+    from keras_resnets.tuning import tuner as tuner_module
+
+    begin = tuner_module.BudgetedTuner.on_trial_begin
+
+    def killed_in_trial_1(self, trial):
+        begin(self, trial)
+        if trial.trial_id == "1":
+            raise KeyboardInterrupt  # as a kill: Keras Tuner does not count it a failure
+
+    directory = tmp_path / "grid"
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(tuner_module.BudgetedTuner, "on_trial_begin", killed_in_trial_1)
+        _resume(directory, max_trials=2)
+    assert json.loads((directory / "trial_1" / "trial.json").read_text())["status"] == "RUNNING"
+    _resume(directory, max_trials=2)
+    assert _trials(directory) == _trials(finished_search)
+    assert len(_trials(directory)) == 2
 
 
 def test_a_search_directory_in_use_is_refused(finished_search):
