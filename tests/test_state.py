@@ -165,6 +165,16 @@ def test_config_is_written_only_after_the_model_was_accepted(tmp_path, monkeypat
     with pytest.raises(ValueError, match=r"dropout_rate"):
         training.train("wrn-10-1", model_kwargs={"dropout_rate": 1.5}, **arguments)
     assert not (run_dir / "config.json").exists()
+    for kwargs, outputs in (({"classes": 5}, r"\(None, 5\)"),
+                            ({"include_top": False}, r"\(None, 8, 8, 64\)")):
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        with pytest.raises(ValueError, match=rf"model 'wrn-10-1' maps inputs \(None, 32, 32, 3\) "
+                                             rf"to outputs {outputs}, but training on digits "
+                                             rf"needs .* to \(None, 10\) \(10 class scores\); "
+                                             rf"remove {given} from model_kwargs"):
+            training.train("wrn-10-1", model_kwargs={"dropout_rate": 0.3, **kwargs},
+                           **arguments)
+        assert not (run_dir / "config.json").exists()
 
     def stop(run_dir, model):  # the corrected call gets as far as resuming: stop there
         raise Killed
