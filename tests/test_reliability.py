@@ -1,17 +1,23 @@
 """Cases that must end in a clear error or work, never in silent wrong results: logits
 trained as logits, damaged ``.keras`` files named, a full disk named
-(:func:`keras_resnets.training.compile_model`, :func:`keras_resnets.load_model`)."""
+(:func:`keras_resnets.training.compile_model`, :func:`keras_resnets.load_model`,
+:class:`keras_resnets._io.DiskFullError`)."""
 
+import errno
+import os
+import shutil
 import zipfile
+from collections import namedtuple
 
 import keras
 import numpy as np
 import pytest
 
 import keras_resnets
+from keras_resnets import _io
 from keras_resnets._io import StateFileError
 from keras_resnets.normalization import with_input_normalization
-from keras_resnets.training import compile_model
+from keras_resnets.training import backup, compile_model
 from keras_resnets.training.recipes import emits_logits
 
 
@@ -23,21 +29,20 @@ def small_classifier(classes=3, activation="softmax", filters=4):
 
 
 @pytest.mark.backend_agnostic
-@pytest.mark.parametrize("one_hot", [False, True])
-def test_a_model_that_emits_logits_is_trained_on_logits(one_hot):
+def test_a_model_that_emits_logits_is_trained_on_logits():
     images = np.random.default_rng(0).uniform(0, 1, (16, 8, 8, 3)).astype("float32")
     labels = np.arange(16) % 3
-    targets = np.eye(3, dtype="float32")[labels] if one_hot else labels
     for activation in (None, "softmax"):
         model = small_classifier(activation=activation)
-        compile_model(model, keras.optimizers.SGD(0.1), one_hot=one_hot, run_eagerly=True)
-        outputs = model.predict(images, verbose=0).astype("float64")
-        if activation is None:  # the loss takes the outputs as logits: softmax first
+        outputs = keras.ops.convert_to_numpy(model(images)).astype("float64")
+        if activation is None:  # the loss must take the outputs as logits: softmax first
             outputs = np.exp(outputs) / np.exp(outputs).sum(-1, keepdims=True)
         expected = -np.mean(np.log(outputs[np.arange(16), labels]))
-        scores = model.evaluate(images, targets, return_dict=True, verbose=0)
-        assert abs(scores["xent"] - expected) < 1e-5
-        assert abs(scores["loss"] - expected) < 1e-5
+        for one_hot, targets in ((False, labels), (True, np.eye(3, dtype="float32")[labels])):
+            compile_model(model, keras.optimizers.SGD(0.1), one_hot=one_hot, run_eagerly=True)
+            scores = model.evaluate(images, targets, return_dict=True, verbose=0)
+            assert abs(scores["xent"] - expected) < 1e-5
+            assert abs(scores["loss"] - expected) < 1e-5
     assert emits_logits(with_input_normalization(small_classifier(activation=None), 0.5, 0.2))
     assert not emits_logits(small_classifier())
 
@@ -102,3 +107,38 @@ def test_a_missing_keras_file_is_named(saved_pair, tmp_path):
     with pytest.raises(ValueError, match=rf"model file '{tmp_path}/none\.keras' does not exist"):
         keras_resnets.load_model(tmp_path / "none.keras")
     assert keras_resnets.load_model(saved_pair[0]).count_params() == 4 * 27 + 4 + 4 * 3 + 3
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+
+def test_a_full_disk_is_named_and_the_files_written_before_are_kept(tmp_path, monkeypatch):
+    model = small_classifier()
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    saver = backup.RunBackup(str(tmp_path))
+    saver.set_model(model)
+    saver.on_epoch_end(0)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "backup").iterdir()}
+
+    usage = namedtuple("usage", "total used free")
+    with monkeypatch.context() as patch:  # HDF5 would crash the process: refused before
+        patch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 4096, 4096))
+        with pytest.raises(_io.DiskFullError, match=rf"{tmp_path}/backup/epoch-2\.weights\.h5 "
+                                                    rf"could not be written: No space left on "
+                                                    rf"device \(\d{{2,3}},\d{{3}} bytes needed, "
+                                                    rf"4,096 free\); free space"):
+            saver.on_epoch_end(1)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    state = tmp_path / "backup" / "state.json"
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", full)
+        with pytest.raises(ValueError, match=rf"{state} could not be written: No space left "
+                                             rf"on device; free space .* resumes at its last "
+                                             rf"completed epoch"):
+            _io.write_json(state, {"epoch": 7})
+    assert {p.name: p.read_bytes() for p in (tmp_path / "backup").iterdir()} == before
+    assert backup.restore(str(tmp_path), model) == 1
