@@ -215,8 +215,7 @@ def emits_logits(model) -> bool:
     last = model
     while isinstance(last, keras.Model) and last.layers:
         last = last.layers[-1]
-    activation = getattr(last, "activation", None)
-    return activation is not None and keras.activations.serialize(activation) == "linear"
+    return getattr(last, "activation", None) is keras.activations.linear
 
 
 def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",

@@ -384,7 +384,10 @@ SHAPE_ARGUMENTS = ("input_shape", "include_top", "classes", "pooling", "features
 
 def _check_classifier(net, plan):
     """Refuse, before anything is written, a model that does not map the dataset's images
-    to one score per class (e.g. ``classes=5`` or ``include_top=False`` on a 10-class set)."""
+    to one score per class (e.g. ``classes=5`` or ``include_top=False`` on a 10-class set).
+    Subclassed models, which declare no shapes, are left to Keras."""
+    if not (hasattr(net, "input_shape") and hasattr(net, "output_shape")):
+        return
     wanted_in, wanted_out = (None, *plan.info.input_shape), (None, plan.info.num_classes)
     got_in, got_out = net.input_shape, net.output_shape
     fits_in = isinstance(got_in, tuple) and len(got_in) == len(wanted_in) and all(
