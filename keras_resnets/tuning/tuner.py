@@ -335,6 +335,8 @@ def make_tuner(hypermodel, oracle="random", *, directory, max_trials=10, epochs=
         max_trials: trials at most (Hyperband: ignored, its brackets set the count).
         epochs: Hyperband's ``max_epochs`` (required for it).
         objective: what to maximise or minimise, e.g. ``"val_accuracy"``, ``"val_loss"``.
+        seed: the oracle's seed, and with each trial's id the seed set as the trial starts
+            (:func:`trial_seed`; default: none, unseeded trials).
         factor, hyperband_iterations: Hyperband's reduction factor and iterations.
         num_initial_points: random trials before Bayesian optimisation models the
             results (default 3).
