@@ -28,7 +28,6 @@ def small_classifier(classes=3, activation="softmax", filters=4):
     return keras.Model(inputs, keras.layers.Dense(classes, activation=activation)(x))
 
 
-@pytest.mark.backend_agnostic
 def test_a_model_that_emits_logits_is_trained_on_logits():
     images = np.random.default_rng(0).uniform(0, 1, (16, 8, 8, 3)).astype("float32")
     labels = np.arange(16) % 3
