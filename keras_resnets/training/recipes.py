@@ -221,23 +221,39 @@ class ExampleCount(keras.metrics.Sum):
         return super().update_state(ones, sample_weight=sample_weight)
 
 
+def emits_logits(model) -> bool:
+    """Whether ``model`` ends in a layer without activation (logits, as with
+    ``classifier_activation=None``) rather than softmax probabilities; a nested model as
+    the last layer (a model with its input normalization) is looked into.
+
+    Example: ``emits_logits(create_model("wrn-10-1", classifier_activation=None))`` is True.
+    """
+    last = model
+    while isinstance(last, keras.Model) and last.layers:
+        last = last.layers[-1]
+    return getattr(last, "activation", None) is keras.activations.linear
+
+
 def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
                   steps_per_execution=1, run_eagerly=False, weighted=False):
     """Compile with cross-entropy (categorical for one-hot labels) and the metrics
     ``accuracy``, ``xent`` (cross-entropy without the L2 penalty) and ``examples``
     (:class:`ExampleCount`); ``weighted`` makes them weigh examples by the data's
-    sample weights (Keras's ``weighted_metrics``).
+    sample weights (Keras's ``weighted_metrics``). The loss and ``xent`` take logits
+    where the model emits them (:func:`emits_logits`).
 
     Example: ``compile_model(model, get_recipe("fast").optimizer(0.1), one_hot=True)``.
     """
+    from_logits = emits_logits(model)
     if one_hot:
-        loss = keras.losses.CategoricalCrossentropy()
+        loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
         metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
-                   keras.metrics.CategoricalCrossentropy(name="xent")]
+                   keras.metrics.CategoricalCrossentropy(name="xent", from_logits=from_logits)]
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                   keras.metrics.SparseCategoricalCrossentropy(name="xent")]
+                   keras.metrics.SparseCategoricalCrossentropy(name="xent",
+                                                               from_logits=from_logits)]
     metrics.append(ExampleCount())
     model.compile(optimizer=optimizer, loss=loss, metrics=None if weighted else metrics,
                   weighted_metrics=metrics if weighted else None, jit_compile=jit_compile,

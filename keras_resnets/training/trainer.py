@@ -392,12 +392,38 @@ def _compiled_model(plan):
                                                    **plan.model_kwargs})
     else:
         net = plan.model(**plan.model_kwargs)
+    _check_classifier(net, plan)
     apply_weight_decay(net, plan.recipe.weight_decay)
     compile_model(net, plan.recipe.optimizer(plan.learning_rate_schedule()),
                   one_hot=bool(plan.label_smoothing), jit_compile=plan.jit_compile,
                   steps_per_execution=plan.steps_per_execution,
                   weighted=plan.processes > 1)  # the evaluation padding weighs 0
     return net
+
+
+# model_kwargs that make a model other than the dataset's classifier
+SHAPE_ARGUMENTS = ("input_shape", "include_top", "classes", "pooling", "features_only")
+
+
+def _check_classifier(net, plan):
+    """Refuse, before anything is written, a model that does not map the dataset's images
+    to one score per class (e.g. ``classes=5`` or ``include_top=False`` on a 10-class set).
+    Subclassed models, which declare no shapes, are left to Keras."""
+    if not (hasattr(net, "input_shape") and hasattr(net, "output_shape")):
+        return
+    wanted_in, wanted_out = (None, *plan.info.input_shape), (None, plan.info.num_classes)
+    got_in, got_out = net.input_shape, net.output_shape
+    fits_in = isinstance(got_in, tuple) and len(got_in) == len(wanted_in) and all(
+        g is None or g == w for g, w in zip(got_in, wanted_in, strict=True))
+    if fits_in and got_out == wanted_out:
+        return
+    given = [f"{k}={plan.model_kwargs[k]!r}" for k in SHAPE_ARGUMENTS if k in plan.model_kwargs]
+    remedy = (f"remove {', '.join(given)} from model_kwargs (--model-arg): train builds the "
+              f"classifier of the dataset's input shape and classes" if given else
+              f"give a model with input shape {wanted_in} and output shape {wanted_out}")
+    raise ValueError(f"model {plan.model_label!r} maps inputs {got_in} to outputs {got_out}, "
+                     f"but training on {plan.info.name} needs {wanted_in} to {wanted_out} "
+                     f"({plan.info.num_classes} class scores); {remedy}")
 
 
 def _final_metrics(plan, recorder, scores, wall_start):
