@@ -13,7 +13,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from helpers import prepare_fake_cifar10
+from helpers import prepare_fake_cifar10, tensorboard_scalars
 
 from keras_resnets import data, training
 from keras_resnets._io import StateFileError
@@ -232,6 +232,51 @@ def test_finished_run_is_kept_and_changed_settings_refused(finished_run, tmp_pat
     with pytest.raises(ValueError, match=r"other settings \(batch_size, steps_per_epoch\)"):
         training.train(tiny_model, dataset="digits", recipe="fast", epochs=2, batch_size=64,
                        run_dir=str(unfinished), verbose=0)
+
+
+class _KilledAfterFirstEpoch(keras.callbacks.Callback):
+    """A user callback that finds the run directory locked, then stops the process the
+    way a crash would (no on_train_end), after the run recorded and backed up epoch 0."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        with pytest.raises(ValueError, match=r"run_dir .* is in use by process"):
+            training.train(tiny_model, epochs=2, batch_size=128, run_dir=self.run_dir,
+                           verbose=0)
+        raise KeyboardInterrupt
+
+
+def test_callbacks_and_tensorboard_survive_a_kill_and_resume_bit_exact(finished_run, tmp_path):
+    run_dir = str(tmp_path / "tb")
+    seen = []
+    kwargs = dict(dataset="digits", recipe="fast", epochs=2, batch_size=128, run_dir=run_dir,
+                  verbose=0, tensorboard=True)  # finished_run's settings, and event files
+    with pytest.raises(KeyboardInterrupt):
+        training.train(tiny_model, **kwargs, callbacks=[_KilledAfterFirstEpoch(run_dir)])
+    assert not os.path.exists(os.path.join(run_dir, "metrics.json"))
+    resumed = training.train(tiny_model, **kwargs, callbacks=[keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(epoch))])
+    assert seen == [1]  # the user's callback saw the resumed epoch only
+    # resuming with callbacks and event files changes nothing: the uninterrupted run's weights
+    for ours, theirs in zip(resumed.model.weights, finished_run.model.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    # the event files, read back by TensorBoard, hold the run's own figures: one value per
+    # epoch, of both processes, equal to history.json's and metrics.json's
+    rows = json.load(open(os.path.join(run_dir, "history.json")))
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    train_part = tensorboard_scalars(os.path.join(run_dir, "tensorboard", "train"))
+    validation = tensorboard_scalars(os.path.join(run_dir, "tensorboard", "validation"))
+    for scalars, prefix in ((train_part, ""), (validation, "val_")):
+        for name in ("loss", "accuracy", "xent"):
+            assert scalars[f"epoch_{name}"] == [(r["epoch"], pytest.approx(r[prefix + name],
+                                                                       rel=1e-7)) for r in rows]
+    assert [v for _, v in train_part["epoch_learning_rate"]] == pytest.approx(
+        training.get_recipe("fast").learning_rates(2, 10), rel=1e-7)
+    assert max(v for _, v in validation["epoch_accuracy"]) == pytest.approx(
+        metrics["best_val_accuracy"], rel=1e-7)
 
 
 def test_resume_clears_killed_writes_and_names_a_corrupt_state_file(tmp_path):

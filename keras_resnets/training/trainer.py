@@ -30,6 +30,12 @@ from keras_resnets._checks import check_int, check_positive_int, is_number
 from keras_resnets._io import DirectoryLock
 from keras_resnets.normalization import input_normalization, with_input_normalization
 from keras_resnets.training.backup import RunBackup, restore
+from keras_resnets.training.callbacks import (
+    TENSORBOARD_DIR,
+    EpochSummaries,
+    check_callbacks,
+    check_tensorboard,
+)
 from keras_resnets.training.distribution import (
     check_precision,
     check_strategy,
@@ -148,7 +154,8 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
           jit_compile="auto", steps_per_execution=1, model_kwargs=None, augment=None,
           cutout=None, label_smoothing=None, validation_split=None, data_dir=None,
           download=True, seed=0, overwrite=False, verbose="auto", coordinator=None,
-          num_processes=None, process_id=None) -> TrainResult:
+          num_processes=None, process_id=None, callbacks=None,
+          tensorboard=False) -> TrainResult:
     """Train ``model`` with a paper recipe and record the run in ``run_dir``.
 
     Args:
@@ -173,6 +180,13 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
             each running this call with its own ``process_id`` (0 is the coordinator, at
             ``coordinator="HOST:PORT"``): JAX backend, ``strategy="data_parallel"``
             (:mod:`~keras_resnets.training.multihost`). Process 0 writes ``run_dir``.
+        callbacks: Keras callbacks for ``fit``, called after the run's own (so an epoch
+            is recorded and backed up before they see it); ``model.stop_training`` ends
+            the run early, as finished. They are not part of the settings a resumed run
+            must repeat, and a resumed run starts them afresh (EarlyStopping's patience
+            counts from the resumed epoch).
+        tensorboard: write TensorBoard event files into ``run_dir/tensorboard``
+            (:class:`~keras_resnets.training.callbacks.EpochSummaries`).
 
     The models saved (``best.keras``, ``last.keras``) and returned carry the input
     normalization (:mod:`keras_resnets.normalization`): they take raw pixels (0-255).
@@ -182,6 +196,7 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         train("wrn-10-2", dataset="digits", recipe="fast", epochs=12, batch_size=64)
     """
     wall_start = time.perf_counter()
+    extra = _Extra(check_callbacks(callbacks), check_tensorboard(tensorboard))
     if check_processes(coordinator, num_processes, process_id, strategy) > 1:
         join_processes(coordinator, num_processes, process_id)  # before any JAX computation
     processes = process_count() if strategy == "data_parallel" else 1
@@ -197,14 +212,29 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         # variables from all processes) into a private directory; reads run_dir's backup
         writes = tempfile.mkdtemp(prefix="keras-resnets-process-")
         try:
-            return _train(plan, run_dir, writes, True, verbose, wall_start)
+            return _train(plan, run_dir, writes, True, verbose, wall_start, extra)
         finally:
             shutil.rmtree(writes, ignore_errors=True)
     check_run_dir(run_dir)
-    return _train(plan, run_dir, run_dir, overwrite, verbose, wall_start)
+    return _train(plan, run_dir, run_dir, overwrite, verbose, wall_start, extra)
 
 
-def _train(plan, run_dir, writes, overwrite, verbose, wall_start):
+@dataclasses.dataclass(frozen=True)
+class _Extra:
+    """What :func:`train` adds to ``fit`` beyond the run's settings (not in config.json)."""
+
+    callbacks: list
+    tensorboard: bool
+
+    def fit_callbacks(self, writes, own):
+        """The event files first (an epoch re-run after a kill is written again, the
+        same), then the run's ``own`` callbacks, then the user's."""
+        summaries = [EpochSummaries(os.path.join(writes, TENSORBOARD_DIR))] \
+            if self.tensorboard else []
+        return [*summaries, *own, *self.callbacks]
+
+
+def _train(plan, run_dir, writes, overwrite, verbose, wall_start, extra):
     """The run of :func:`train` reading its backup from ``run_dir`` and writing into
     ``writes`` (``run_dir`` itself, except on processes other than 0)."""
     with DirectoryLock(writes, "run_dir"):
@@ -231,7 +261,8 @@ def _train(plan, run_dir, writes, overwrite, verbose, wall_start):
                 fit_verbose, progress = progress_output(verbose)
                 net.fit(train_data, validation_data=validation_data, initial_epoch=start,
                         epochs=plan.epochs, shuffle=False, verbose=fit_verbose,
-                        callbacks=[set_epoch, recorder, RunBackup(writes), *progress])
+                        callbacks=extra.fit_callbacks(
+                            writes, [set_epoch, recorder, RunBackup(writes)]) + progress)
             if recorder.rows is None:  # every epoch was already done before a restart
                 recorder.load(plan.epochs)
             selected = _select_best(writes, recorder.saved_model)
