@@ -371,6 +371,24 @@ def test_bad_arguments_fail_before_training(tmp_path, kwargs, pattern):
     assert not (tmp_path / "run" / "config.json").exists()
 
 
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"callbacks": keras.callbacks.EarlyStopping()}, r"callbacks must be a list of "
+     r"keras\.callbacks\.Callback .*got <keras"),
+    ({"callbacks": [print]}, r"callbacks must hold keras\.callbacks\.Callback instances "
+     r"only .*got <built-in function print>"),
+    ({"tensorboard": "yes"}, r"tensorboard must be True or False .*got 'yes'"),
+])
+def test_bad_callbacks_fail_before_training(tmp_path, kwargs, pattern):
+    from keras_resnets import tuning
+
+    with pytest.raises(TypeError, match=pattern):
+        training.train("wrn-10-1", epochs=1, run_dir=str(tmp_path / "run"), **kwargs)
+    with pytest.raises(TypeError, match=pattern):
+        tuning.run_search("wrn", "200k", directory=str(tmp_path / "tune"), **kwargs)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "tune").exists()
+
+
 def test_unwritable_run_dir_fails_before_training(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
