@@ -43,7 +43,8 @@ def tiny_model(batch_norm=True, input_shape=(32, 32, 3), classes=10):
 
 
 def test_recipe_table():
-    assert training.list_recipes() == ["cliquenet", "densenet", "fast", "resnet-cifar", "wrn"]
+    assert training.list_recipes() == ["cliquenet", "densenet", "fast", "modern",
+                                       "resnet-cifar", "wrn"]
     wrn = training.get_recipe("wrn")
     assert (wrn.learning_rate, wrn.momentum, wrn.nesterov, wrn.weight_decay, wrn.batch_size,
             wrn.epochs, wrn.milestones, wrn.decay_factor) == \
@@ -63,7 +64,7 @@ def test_recipe_table():
     with pytest.raises(dataclasses.FrozenInstanceError):
         wrn.learning_rate = 1.0
     with pytest.raises(ValueError, match=r"recipe must be one of cliquenet, densenet, fast, "
-                                         r"resnet-cifar, wrn; got 'adam'"):
+                                         r"modern, resnet-cifar, wrn; got 'adam'"):
         training.get_recipe("adam")
     custom = dataclasses.replace(wrn, name="wrn-short", epochs=20, milestones=(6, 12, 16))
     assert training.get_recipe(custom).boundaries(20, 10) == [60, 120, 160]
@@ -71,6 +72,20 @@ def test_recipe_table():
         dataclasses.replace(wrn, steps=1000)
     with pytest.raises(ValueError, match=r"schedule must be one of step, cosine; got 'linear'"):
         dataclasses.replace(wrn, schedule="linear")
+    modern = training.get_recipe("modern")  # fast, plus the timm-style options
+    assert (modern.mixup_alpha, modern.cutmix_alpha, modern.rand_augment,
+            modern.random_erasing, modern.ema_momentum) == (0.2, 1.0, 0.5, 0.25, 0.9)
+    assert all(getattr(modern, k) == getattr(fast, k) for k in same + ("label_smoothing",))
+    assert not any(any((r.mixup_alpha, r.cutmix_alpha, r.rand_augment, r.random_erasing,
+                        r.ema_momentum)) for r in (wrn, resnet, densenet, clique, fast))
+    with pytest.raises(ValueError, match=r"ema_momentum must be a number in \[0, 1\) .*got 1"):
+        dataclasses.replace(modern, ema_momentum=1)
+    with pytest.raises(ValueError, match=r"mixup_alpha must be a number >= 0 .*got -0\.2"):
+        dataclasses.replace(modern, mixup_alpha=-0.2)
+    optimizer = modern.optimizer(0.1, steps_per_epoch=20)  # Keras's own EMA of the weights
+    assert (optimizer.use_ema, optimizer.ema_momentum, optimizer.ema_overwrite_frequency) == \
+        (True, 0.9, 20)
+    assert fast.optimizer(0.1).use_ema is False
 
 
 @pytest.mark.backend_agnostic
@@ -159,6 +174,38 @@ def test_weight_decay_is_coupled_l2_on_kernels_only(momentum, nesterov, factor):
 def test_weight_decay_rejects_negative():
     with pytest.raises(ValueError, match=r"weight_decay must be a number >= 0.*got -0.1"):
         training.apply_weight_decay(tiny_model(), -0.1)
+
+
+def test_modern_augmentation_is_keras_layers_seeded_by_seed_epoch_and_position():
+    """MixUp/CutMix, RandAugment and RandomErasing on batches: a pass of an epoch is the same
+    whatever passes came before (the layers' seed generators are set per batch from seed,
+    epoch and position), as in a resumed run."""
+    import tensorflow as tf
+
+    from keras_resnets.training.augmentation import batch_augmentation
+
+    epoch = tf.Variable(0, dtype=tf.int64)
+    augmented = data.load_dataset("digits", "train[:16]", 8, seed=3, epoch=epoch,
+                                  batch_augment=batch_augmentation(training.get_recipe("modern")))
+
+    def one_pass(number):
+        epoch.assign(number)
+        return [(x.numpy(), y.numpy()) for x, y in augmented]
+
+    first, second, again = one_pass(0), one_pass(1), one_pass(1)  # the generators moved on
+    assert len(first) == len(second) == len(again) == 2
+    for (x, y), (x2, y2) in zip(second, again, strict=True):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    assert not np.array_equal(first[0][0], second[0][0])
+    # the labels are one-hot rows mixed in pairs (MixUp or CutMix), the images normalized
+    labels = np.concatenate([y for _, y in first + second])
+    np.testing.assert_allclose(labels.sum(1), 1.0, atol=1e-5)
+    nonzero = (labels > 1e-6).sum(1)
+    assert nonzero.max() == 2 and (nonzero == 2).mean() > 0.5
+    plain = next(iter(data.load_dataset("digits", "train[:16]", 8, seed=3,
+                                        epoch=tf.Variable(0, dtype=tf.int64))))[0].numpy()
+    assert abs(first[0][0].mean() - plain.mean()) < 0.5 and not np.allclose(first[0][0], plain)
 
 
 # --- runs -----------------------------------------------------------------------------------

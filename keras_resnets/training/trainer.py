@@ -29,6 +29,7 @@ from keras_resnets import registry
 from keras_resnets._checks import check_int, check_positive_int, is_number
 from keras_resnets._io import DirectoryLock
 from keras_resnets.normalization import input_normalization, with_input_normalization
+from keras_resnets.training.augmentation import batch_augmentation
 from keras_resnets.training.backup import RunBackup, restore
 from keras_resnets.training.callbacks import (
     TENSORBOARD_DIR,
@@ -118,6 +119,11 @@ class _Plan:
         if isinstance(self.model, keras.Model):
             return self.model.name
         return getattr(self.model, "__name__", type(self.model).__name__)
+
+    @property
+    def one_hot(self):
+        """Labels are one-hot rows: smoothed, or mixed by MixUp/CutMix."""
+        return bool(self.label_smoothing) or self.recipe.mixes_labels
 
     @property
     def data_options(self):
@@ -375,9 +381,10 @@ def _pipelines(plan, epoch):
         plan.info.name, plan.info.train_split, plan.batch_size, augment=plan.augment,
         pad_mode=plan.recipe.pad_mode, cutout=plan.cutout,
         label_smoothing=plan.label_smoothing, seed=plan.seed,
-        drop_remainder=plan.strategy != "default", epoch=epoch, **plan.data_options)
+        drop_remainder=plan.strategy != "default", epoch=epoch,
+        batch_augment=batch_augmentation(plan.recipe), **plan.data_options)
     evaluation = {split: data_lib.load_dataset(plan.info.name, split, plan.batch_size,
-                                               augment=False, one_hot=bool(plan.label_smoothing),
+                                               augment=False, one_hot=plan.one_hot,
                                                **plan.data_options)
                   for split in {plan.validation_split, plan.info.test_split}}
     if plan.processes > 1:  # equal full batches on every process; padding weighs 0
@@ -401,8 +408,9 @@ def _compiled_model(plan):
     else:
         net = plan.model(**plan.model_kwargs)
     apply_weight_decay(net, plan.recipe.weight_decay)
-    compile_model(net, plan.recipe.optimizer(plan.learning_rate_schedule()),
-                  one_hot=bool(plan.label_smoothing), jit_compile=plan.jit_compile,
+    compile_model(net, plan.recipe.optimizer(plan.learning_rate_schedule(),
+                                             plan.steps_per_epoch),
+                  one_hot=plan.one_hot, jit_compile=plan.jit_compile,
                   steps_per_execution=plan.steps_per_execution,
                   weighted=plan.processes > 1)  # the evaluation padding weighs 0
     return net

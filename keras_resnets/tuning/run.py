@@ -21,6 +21,7 @@ import keras
 from keras_resnets import _io, training
 from keras_resnets import data as data_lib
 from keras_resnets._checks import check_int
+from keras_resnets.training.augmentation import batch_augmentation
 from keras_resnets.training.callbacks import TENSORBOARD_DIR, check_callbacks, check_tensorboard
 from keras_resnets.training.progress import progress_output
 from keras_resnets.tuning.hypermodel import BudgetedHyperModel
@@ -141,9 +142,10 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
             train = data_lib.load_dataset(
                 info.name, train_split, batch_size, augment=recipe.augment,
                 pad_mode=recipe.pad_mode, cutout=recipe.cutout, label_smoothing=smoothing,
-                seed=seed)
+                seed=seed, batch_augment=batch_augmentation(recipe))
             val = data_lib.load_dataset(info.name, val_split, batch_size, augment=False,
-                                        shuffle=False, one_hot=bool(smoothing))
+                                        shuffle=False,
+                                        one_hot=bool(smoothing) or recipe.mixes_labels)
             # a bar on a terminal; in a log, a line per epoch and a heartbeat in the first
             fit_verbose, progress = progress_output("auto" if verbose else 0)
             if tensorboard:  # Keras Tuner gives it a folder per trial, with the hparams
@@ -162,7 +164,8 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
         best = None
         if save_best:
             test = data_lib.load_dataset(info.name, info.test_split, batch_size, augment=False,
-                                         shuffle=False, one_hot=bool(recipe.label_smoothing))
+                                         shuffle=False,
+                                         one_hot=bool(recipe.label_smoothing) or recipe.mixes_labels)
             try:
                 best = save_best_model(tuner, test_data=test)
             except (OSError, ValueError) as error:  # e.g. checkpoints on unshared disks
