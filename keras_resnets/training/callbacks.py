@@ -41,6 +41,7 @@ def check_callbacks(callbacks) -> list:
 
 
 def check_tensorboard(tensorboard) -> bool:
+    """``tensorboard`` if it is a bool. Example: ``check_tensorboard(True)``."""
     if not isinstance(tensorboard, bool):
         raise TypeError(f"tensorboard must be True or False (write event files into the "
                         f"run directory); got {tensorboard!r}")
