@@ -76,6 +76,10 @@ def add_parser(subparsers, name, summary):
                              "refused")
     search.add_argument("--overwrite", action="store_true",
                         help="discard what --dir holds and start afresh")
+    search.add_argument("--tensorboard", action="store_true",
+                        help="write TensorBoard event files, a folder per trial with its "
+                        "hyperparameters, into DIR/tensorboard (watch with: tensorboard "
+                        "--logdir DIR/tensorboard)")
     training = parser.add_argument_group("training of each trial")
     training.add_argument("--dataset", default="digits",
                           help="digits (offline) or a tensorflow-datasets name (cifar10, ...)")
@@ -162,6 +166,7 @@ def tune_command(args):
         run_eagerly=args.eager,
         role=role, tuner_id=args.tuner_id, oracle_ip=args.oracle_ip,
         oracle_port=args.oracle_port, verbose=0 if args.quiet else 1,
+        tensorboard=args.tensorboard,
         **_space_arguments(args))
     if args.quiet and result.rows:
         print(tuning.format_results(result.rows, result.tuner.hypermodel.family))

@@ -59,7 +59,8 @@ def compile_for_recipe(model, recipe, *, epochs, steps_per_epoch, one_hot=False,
     """
     recipe = training.get_recipe(recipe)
     training.apply_weight_decay(model, recipe.weight_decay)
-    optimizer = recipe.optimizer(recipe.learning_rate_schedule(epochs, steps_per_epoch))
+    optimizer = recipe.optimizer(recipe.learning_rate_schedule(epochs, steps_per_epoch),
+                                 steps_per_epoch)
     training.compile_model(model, optimizer, one_hot=one_hot, jit_compile=jit_compile,
                            run_eagerly=run_eagerly)
     if initial_epoch:
