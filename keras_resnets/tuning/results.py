@@ -181,8 +181,9 @@ def plot_results(rows, path, *, title=None, width_name="width", band=None, bands
             and r["val_accuracy"] is not None]
     panels = [p for p in FRONT_PANELS if p[0] != "latency_ms"
               or any(r.get("latency_ms") is not None for r in done)]
-    figure = Figure(figsize=(11, 4.5 * (len(panels) + 1) // 2), layout="constrained")
-    left, *rights = figure.subplots((len(panels) + 1) // 2, 2).ravel()
+    shape = (2, 2) if len(panels) == 3 else (1, 3)  # depth and the cost panels
+    figure = Figure(figsize=(11, 9) if shape == (2, 2) else (15, 4.5), layout="constrained")
+    left, *rights = figure.subplots(*shape).ravel()
     if done:
         widths = [float(r["width"]) for r in done]
         style = dict(c=widths, cmap="viridis", s=60, edgecolors="black", zorder=2)
