@@ -49,9 +49,10 @@ def add_parser(subparsers, name, summary):
                        help="wrn, resnet, resnext or densenet-bc")
     space.add_argument("--budget", default=None,
                        help="trainable parameters: 1500000, 1.5M, 800k (this and/or "
-                            "--budget-macs)")
+                            "--budget-macs; default: none)")
     space.add_argument("--budget-macs", dest="macs_budget", default=None,
-                       help="multiply-adds for one image of --dataset: 60M, 1.2G")
+                       help="multiply-adds for one image of --dataset: 60M, 1.2G "
+                            "(default: none)")
     space.add_argument("--tolerance", type=float, default=0.1,
                        help="admit counts down to (1 - tolerance) * budget (each budget)")
     space.add_argument("--mode", default="grid",
