@@ -55,7 +55,6 @@ def _brute_force(family, budget, macs_budget, tolerance):
     return sorted(keys)
 
 
-@pytest.mark.backend_agnostic
 def test_macs_budget_feasible_sets_are_exact_and_their_macs_are_the_built_models():
     # the band of each budget, alone and together, over whole default grids
     for family, budget, macs_budget in (("wrn", None, 60_000_000),
