@@ -380,10 +380,10 @@ def test_grid_search_results_table_figure_and_best_model(tmp_path, built, monkey
     assert best["test_accuracy"] == pytest.approx(held_out, abs=1.5 / 360)
     front = tuning.pareto_front(rows)
     assert front and front[0]["params"] == min(r["params"] for r in rows)
-    # the figure shades the budget band, from the tuner's space or the stored definition
+    # the figure shades the budget band, from the tuner's definition or the stored one
     bands = []
     monkeypatch.setattr(tuning.results, "plot_results",
-                        lambda rows, path, **kwargs: bands.append(kwargs["band"]))
+                        lambda rows, path, **kwargs: bands.append(kwargs["bands"]["params"]))
     tuning.results_table(result.tuner)
     tuning.results_table(directory)
     assert bands == [(20_000, 200_000), (20_000, 200_000)]

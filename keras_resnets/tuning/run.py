@@ -26,6 +26,7 @@ from keras_resnets.training.augmentation import batch_augmentation
 from keras_resnets.training.callbacks import TENSORBOARD_DIR, check_callbacks, check_tensorboard
 from keras_resnets.training.progress import progress_output
 from keras_resnets.tuning.hypermodel import BudgetedHyperModel
+from keras_resnets.tuning.latency import LatencyBudget
 from keras_resnets.tuning.results import (
     RESULTS_FILE,
     format_results,
@@ -68,7 +69,9 @@ def _too_few(count, max_trials, space):
             f"the search runs {count} trial{plural}; for more, use {remedy}")
 
 
-def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=10, epochs=10,
+def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
+               latency_threads=1, latency_quantization="int8", latency_cache=None,
+               dataset="digits", oracle="random", max_trials=10, epochs=10,
                directory="runs/tune", tolerance=0.1, mode="grid", depths=None, widths=None,
                cardinalities=None, recipe=None, batch_size=None, objective="val_accuracy",
                seed=None, overwrite=False, train_split=None, val_split=None,
@@ -93,6 +96,14 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
     ``directory/tensorboard/<trial>``, with each trial's hyperparameters (TensorBoard's
     hparams plugin; TensorFlow backend).
 
+    Budgets: ``budget`` (trainable parameters) and/or ``macs_budget`` (multiply-adds for
+    one image of the dataset), each admitting counts within ``tolerance`` below it; and
+    ``max_latency_ms``, the most milliseconds per image (batch 1) in LiteRT on this
+    machine with ``latency_threads`` threads as a ``latency_quantization`` file
+    (``"int8"``, ``"float16"``, ``"dynamic"`` or ``"none"``): every counted candidate
+    is measured before the first trial (or read from the cache, ``latency_cache``,
+    default ``~/.cache/keras_resnets/latency``), and those over it are never trained.
+
     Example: ``run_search("wrn", "200k", tolerance=0.9, depths=(10, 16), widths=(1,),
     oracle="grid", max_trials=2, epochs=1, recipe="fast", directory="runs/tiny")``.
     """
@@ -107,11 +118,15 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
     info = data_lib.dataset_info(dataset)
     train_split = train_split or info.train_split
     val_split = val_split or info.validation_split
+    latency = None if max_latency_ms is None else LatencyBudget(
+        max_latency_ms, latency_threads, latency_quantization, latency_cache)
     hypermodel = BudgetedHyperModel(
-        family, budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
+        family, budget, macs_budget=macs_budget, latency=latency, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
         cardinalities=cardinalities, input_shape=info.input_shape, classes=info.num_classes,
         recipe=recipe, spec_options=spec_options, jit_compile=jit_compile,
         run_eagerly=run_eagerly, normalization=(info.mean, info.std))
+    if verbose and hypermodel.measurements is not None:
+        print(f"[tune] {hypermodel.measurements.summary(latency)}", flush=True)
     recipe = training.get_recipe(hypermodel.recipe)
     batch_size = check_int("batch_size", batch_size or recipe.batch_size, 1, "64, 128")
     extra = {"dataset": info.name, "train_split": train_split, "val_split": val_split,
@@ -130,9 +145,10 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
             print(_too_few(len(hypermodel.configs), max_trials, space), flush=True)
         if verbose:
             count = len(hypermodel.configs)
-            print(f"[tune] {space.family} at {space.budget:,} parameters (tolerance "
+            print(f"[tune] {space.family} at {space.describe()} (tolerance "
                   f"{space.tolerance:g}, {space.mode} mode): {count} feasible "
-                  f"configuration{'' if count == 1 else 's'}; oracle {oracle}; "
+                  f"configuration{'' if count == 1 else 's'}"
+                  f"{f' within {latency.max_ms:g} ms' if latency else ''}; oracle {oracle}; "
                   f"directory {tuner.project_dir}", flush=True)
         if role == "chief":
             tuner.search(verbose=0)
