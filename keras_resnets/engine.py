@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # Keras is imported where a model is built, not at import
 
 BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
                    "classifier_activation", "name", "drop_path_rate", "features_only",
-                   "zero_init_residual")
+                   "zero_init_residual", "remat")
 DEEP_GRAPH_RECURSION_LIMIT = 30_000
 
 
@@ -270,8 +270,24 @@ def check_drop_path(spec, drop_path_rate):
                          f"branches to drop; got {drop_path_rate!r}. Use dropout_rate instead")
 
 
-def run_stages(spec, x, *, drop_path_rate=0.0):
-    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``."""
+def call_block(kind, x, filters, stride, *, remat=False, name, **kwargs):
+    """``kind.build(x, filters, stride, name=name, ...)``; with ``remat``, built as a model
+    of its own and called through :class:`~keras_resnets.layers.RematBlock` (gradient
+    checkpointing: only the block's input is kept for the backward pass)."""
+    if not remat:
+        return kind.build(x, filters, stride, name=name, **kwargs)
+    import keras
+
+    from keras_resnets.layers import RematBlock
+
+    inputs = keras.Input(x.shape[1:], dtype=x.dtype)
+    outputs = kind.build(inputs, filters, stride, name=name, **kwargs)
+    return RematBlock(keras.Model(inputs, outputs, name=f"{name}_block"), name=name)(x)
+
+
+def run_stages(spec, x, *, drop_path_rate=0.0, remat=False):
+    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``;
+    ``remat``: every block checkpointed (:func:`call_block`)."""
     x = B.STEMS[spec.stem.kind].build(x, spec.stem, style=spec.style)
     reduction = actual = spec.stem_reduction
     levels = _Levels(shift=2 if reduction == 1 else 0)
@@ -292,7 +308,7 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
                 else:
                     actual *= stride
             rate = drop_path_rate * dropped / last_droppable if kind.drop_path else 0.0
-            out = kind.build(x, stage.filters, stride,
+            out = call_block(kind, x, stage.filters, stride, remat=remat,
                              name=stage.name.format(stage=number, block=j + 1, index=index),
                              style=spec.style, dilation=stage.dilation * gain, drop_rate=rate,
                              **options)
@@ -304,9 +320,10 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
 
 
 def forward(spec, inputs, *, include_top=True, pooling=None, classes=None,
-            classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
+            classifier_activation="softmax", drop_path_rate=0.0, features_only=False,
+            remat=False):
     """The whole network on ``inputs`` (a Keras tensor or a probe)."""
-    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate)
+    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate, remat=remat)
     if features_only:
         return outputs
     return spec.head(spec, inputs, outputs, last, include_top=include_top, pooling=pooling,
@@ -395,7 +412,7 @@ def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
     return tally
 
 
-def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None,
+def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None, remat=False,
                 **build_arguments) -> keras.Model:
     """Build ``spec`` as a functional ``keras.Model`` (the keras.applications arguments:
     ``include_top, weights, input_tensor, input_shape, pooling, classes,
@@ -407,18 +424,29 @@ def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None
     Every residual branch starts as zero, so a fresh network of any depth is the identity
     plus its projections and stays finite; ``zero_init_residual=False`` keeps the usual
     initialisation (None: the spec's own, :class:`~keras_resnets.blocks.ResidualOptions`).
+    ``remat=True`` checkpoints every block (:class:`~keras_resnets.layers.RematBlock`):
+    training recomputes each block's activations in the backward pass instead of keeping
+    them, for deep nets or large batches that do not fit otherwise; same weights, outputs
+    and gradients, more time per step.
     """
     import keras  # here, not at the top: counting and the registry run without Keras
 
     from keras_resnets import weights as W
 
+    C.check_bool("remat", remat)
     spec, input_shape, forward_kwargs, tally = _prepare(
         spec, weights=weights, input_tensor=input_tensor, name=name, **build_arguments)
     W.check_file(weights, tally.total, spec.name)
     with deep_graph_recursion():
         inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)
-        outputs = forward(spec, inputs, **forward_kwargs)
+        outputs = forward(spec, inputs, remat=remat, **forward_kwargs)
         model = keras.Model(inputs, outputs, name=name or spec.name)
-        if weights is not None:
+        if weights is not None and remat:  # weights files hold the plain layout
+            plain = build_model(spec, weights=weights,
+                                **dict(build_arguments, input_shape=input_shape))
+            values = {v.path: v for v in plain.weights}
+            for variable in model.weights:
+                variable.assign(values[variable.path])
+        elif weights is not None:
             W.load(model, spec, weights, include_top=forward_kwargs["include_top"])
     return model
