@@ -401,10 +401,12 @@ def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_s
     return spec, input_shape, forward_kwargs, count(spec, input_shape, **forward_kwargs)
 
 
-def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
+def count_model(spec, *, known_size=False, remat=False, **build_arguments) -> P.Tally:
     """What :func:`build_model` with the same arguments would build, counted: the same
-    checks refuse the same arguments, and no layer is built. ``known_size``: refuse an
-    input whose height or width is undefined (multiply-adds depend on them)."""
+    checks refuse the same arguments, and no layer is built (``remat`` changes no count).
+    ``known_size``: refuse an input whose height or width is undefined (multiply-adds
+    depend on them)."""
+    C.check_bool("remat", remat)
     _, input_shape, _, tally = _prepare(spec, **build_arguments)
     if known_size and None in input_shape[:2]:
         raise ValueError(f"counting multiply-adds needs a known input size; got input_shape "
