@@ -6,8 +6,9 @@ model build and tracing included, as in ``first_step_resnet1001``), and the plai
 remat processes are ABBA-interleaved by the shared harness. Each process builds the
 model, runs one untimed ``train_on_batch`` (the trace) and then ``--steps`` timed ones;
 the time ratio is remat / plain over all timed steps, with its bootstrap interval. The
-process also reports its RSS just before the first step, so the memory the training
-step itself added (peak - before) can be compared apart from the model and runtime.
+process also reports its RSS just before the first step (peak - before: what the
+tracing step added) and, on TensorFlow, the peak of TensorFlow's CPU allocator over the
+timed steps (the tensors a step holds, without the tracing's and Python's memory).
 
     python benchmarks/bench_remat.py --models preact-resnet1001:64 wrn-28-10:128
     python benchmarks/bench_remat.py --models preact-resnet164:8 --repeats 2 --name remat_small
@@ -57,13 +58,20 @@ def worker(model_name, batch, remat, steps, jit):
     start = time.perf_counter()
     model.train_on_batch(x, y)
     first = time.perf_counter() - start
+    allocator = keras.backend.backend() == "tensorflow"
+    if allocator:  # TensorFlow's own count of the tensors it holds, tracing left out
+        import tensorflow as tf
+
+        tf.config.experimental.reset_memory_stats("CPU:0")
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         model.train_on_batch(x, y)
         times.append(time.perf_counter() - start)
     return {"backend": keras.backend.backend(), "rss_before_gib": before, "first_step_s": first,
-            "step_s": times,
+            "step_s": times, "step_peak_gib": (
+                tf.config.experimental.get_memory_info("CPU:0")["peak"] / 2**30
+                if allocator else None),
             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / GIB}
 
 
@@ -74,6 +82,14 @@ def run_worker(model_name, batch, remat, steps, jit, timeout):
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _gib(value):
+    return "" if value is None else f"{value:.3f}"
+
+
+def _ratio(plain, remat):
+    return "" if plain is None else f"{plain / remat:.2f}"
 
 
 def measure(model_name, batch, *, repeats, steps, jit, timeout):
@@ -89,6 +105,10 @@ def measure(model_name, batch, *, repeats, steps, jit, timeout):
     def added(side):
         return statistics.median(r["peak_rss_gib"] - r["rss_before_gib"] for r in runs[side])
 
+    def allocated(side):
+        values = [r["step_peak_gib"] for r in runs[side]]
+        return None if None in values else statistics.median(values)
+
     def steps_of(side):
         return [t for r in runs[side] for t in r["step_s"]]
 
@@ -99,6 +119,9 @@ def measure(model_name, batch, *, repeats, steps, jit, timeout):
             "memory ratio plain/remat": f"{peak('plain') / peak('remat'):.2f}",
             "step adds GiB plain": f"{added('plain'):.2f}",
             "step adds GiB remat": f"{added('remat'):.2f}",
+            "TF step peak GiB plain": _gib(allocated("plain")),
+            "TF step peak GiB remat": _gib(allocated("remat")),
+            "TF step ratio plain/remat": _ratio(allocated("plain"), allocated("remat")),
             "step ms plain": f"{1000 * statistics.median(steps_of('plain')):.0f}",
             "step ms remat": f"{1000 * statistics.median(steps_of('remat')):.0f}",
             "time ratio remat/plain": "{ratio:.2f} [{low:.2f}, {high:.2f}]".format(**time_ratio),
@@ -135,7 +158,10 @@ def main(argv=None):
               f"processes, ABBA-interleaved; peak RSS = ru_maxrss of the process (build and "
               f"tracing included), median over processes; 'step adds' = peak RSS - RSS "
               f"just before the first step; time ratio = median remat step / median plain "
-              f"step over {args.steps} timed steps per process, 95% bootstrap interval.")
+              f"step over {args.steps} timed steps per process, 95% bootstrap interval. 'TF step "
+              f"peak' (TensorFlow backend) = peak of TensorFlow's CPU allocator "
+              f"(tf.config.experimental.get_memory_info) over the timed steps, counted from "
+              f"a reset after the tracing step: the tensors a training step holds.")
     print(path.read_text())
 
 
