@@ -73,9 +73,18 @@ def test_remat_gives_the_gradients_and_state_updates_of_the_plain_model(tmp_path
     assert np.array_equal(again.predict(x, verbose=0), remat.predict(x, verbose=0))
 
 
-def test_create_model_takes_remat_and_refuses_a_non_bool():
-    model = keras_resnets.create_model("resnet20", remat=True)
+def test_create_model_takes_remat_and_weights_and_refuses_a_non_bool(tmp_path):
+    plain = keras_resnets.create_model("resnet20")
+    rng = np.random.default_rng(1)
+    for variable in plain.weights:   # weights unlike any initialisation
+        value = rng.normal(size=variable.shape) * 0.1
+        variable.assign((value + ("variance" in variable.path)).astype("float32"))
+    plain.save_weights(tmp_path / "resnet20.weights.h5")
+    model = keras_resnets.create_model("resnet20", remat=True,
+                                       weights=str(tmp_path / "resnet20.weights.h5"))
     assert sum(isinstance(layer, RematBlock) for layer in model.layers) == 9
     assert model.count_params() == keras_resnets.count_params("resnet20", remat=True).total
+    x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
+    assert np.array_equal(model.predict(x, verbose=0), plain.predict(x, verbose=0))
     with pytest.raises(ValueError, match="remat must be True or False; got 'yes'"):
         keras_resnets.create_model("resnet20", remat="yes")
