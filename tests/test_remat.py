@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 
 import keras_resnets
-from keras_resnets.engine import ResidualSpec, Stage, build_model
+from keras_resnets.engine import NetworkSpec, Stage, build_model
 from keras_resnets.layers import RematBlock
 
 # dropout inside the blocks and drop-path on the branches: the recomputation must repeat
 # the forward pass's random masks, or the gradients differ (by 0.13 in a 3-block net)
-TINY = ResidualSpec(name="tiny_preact", block="preact", preact=True, stem="cifar",
-                    stem_filters=8, stages=(Stage(2, 8, 1), Stage(1, 16, 2)),
-                    block_options={"dropout_rate": 0.3, "zero_init_residual": False},
-                    default_input_shape=(16, 16, 3), default_classes=3)
+TINY = NetworkSpec.residual(name="tiny_preact", block="preact", preact=True, stem="cifar",
+                            stem_filters=8, stages=(Stage(2, 8, 1), Stage(1, 16, 2)),
+                            block_options={"dropout_rate": 0.3, "zero_init_residual": False},
+                            default_input_shape=(16, 16, 3), default_classes=3)
 
 
 def _seeds(model):

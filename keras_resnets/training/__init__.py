@@ -12,6 +12,10 @@
   ``metrics.json``), locked while a run uses it.
 * :mod:`~keras_resnets.training.backup`: the ``backup/`` that lets a rerun of the same
   call resume at the last completed epoch, bit for bit.
+* :mod:`~keras_resnets.training.callbacks`: the user's Keras callbacks and TensorBoard
+  event files (``train(..., callbacks=[...], tensorboard=True)``).
+* :mod:`~keras_resnets.training.augmentation`: the ``modern`` recipe's batch
+  augmentation from Keras's layers (MixUp, CutMix, RandAugment, RandomErasing).
 * :mod:`~keras_resnets.training.trainer`: :func:`train`, which ties them together.
 
 The training ``loss`` includes the L2 penalty; ``xent`` is the cross-entropy alone.
@@ -32,6 +36,7 @@ from keras_resnets.training.distribution import (
     precision_scope,
     resolve_jit_compile,
     strategy_scope,
+    use_logical_cpus,
 )
 from keras_resnets.training.recipes import (
     DECAYED_KERNELS,
@@ -56,5 +61,5 @@ __all__ = [
     "RunRecorder", "TrainResult", "TrainingRecipe", "apply_weight_decay", "check_precision",
     "check_strategy", "compile_model", "environment_record", "get_recipe", "history_csv",
     "list_recipes", "plot_curves", "precision_scope", "resolve_jit_compile", "strategy_scope",
-    "train",
+    "train", "use_logical_cpus",
 ]

@@ -24,7 +24,7 @@ from keras_resnets._checks import is_number
 
 SCHEDULES = ("step", "cosine")
 # Dense keeps its variable in ``_kernel`` (``kernel`` is a property that may add LoRA).
-DECAYED_KERNELS = ("_kernel", "kernel", "depthwise_kernel", "pointwise_kernel")
+DECAYED_KERNELS = ("kernel", "depthwise_kernel", "pointwise_kernel")  # variable names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +56,16 @@ class TrainingRecipe:
     augment: bool = True
     pad_mode: str = "constant"
     cutout: int = 0
+    # The modern (timm-style) options, made of Keras's own layers and optimizers, off at 0:
+    # keras.layers.MixUp(alpha) / CutMix (its Beta alpha), one of them per batch when both
+    # are on; keras.layers.RandAugment (2 ops, its factor) and RandomErasing (probability);
+    # the optimizer's use_ema with this momentum, the weights replaced by their average at
+    # the end of every epoch (what is validated and saved).
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    rand_augment: float = 0.0
+    random_erasing: float = 0.0
+    ema_momentum: float = 0.0
 
     def __post_init__(self):
         if (self.epochs is None) == (self.steps is None):
@@ -68,6 +78,15 @@ class TrainingRecipe:
         if not is_number(self.warmup_fraction) or not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"TrainingRecipe warmup_fraction must be in [0, 1) (e.g. 0.0, "
                              f"0.0667: 2 epochs of 30); got {self.warmup_fraction!r}")
+        for name, rule, example in (
+                ("mixup_alpha", ">= 0", "0.2"), ("cutmix_alpha", ">= 0", "1.0"),
+                ("rand_augment", "in [0, 1]", "0.5"), ("random_erasing", "in [0, 1]", "0.25"),
+                ("ema_momentum", "in [0, 1)", "0.99")):
+            value = getattr(self, name)
+            upper = {">= 0": math.inf, "in [0, 1]": 1.0}.get(rule, 1.0 - 1e-12)
+            if not is_number(value) or not 0 <= value <= upper:
+                raise ValueError(f"TrainingRecipe {name} must be a number {rule} (0 = off, "
+                                 f"e.g. {example}); got {value!r}")
         if self.pad_mode not in data_lib.PAD_MODES:
             raise ValueError(f"TrainingRecipe pad_mode must be one of "
                              f"{', '.join(data_lib.PAD_MODES)}; got {self.pad_mode!r}")
@@ -121,13 +140,28 @@ class TrainingRecipe:
         steps = range(0, epochs * steps_per_epoch, steps_per_epoch) if steps is None else steps
         return [float(keras.ops.convert_to_numpy(schedule(s))) for s in steps]
 
-    def optimizer(self, schedule):
-        """The recipe's SGD (momentum, Nesterov or not) following ``schedule``.
+    @property
+    def mixes_labels(self):
+        """MixUp or CutMix is on: the labels are one-hot rows, mixed."""
+        return bool(self.mixup_alpha or self.cutmix_alpha)
 
-        Example: ``recipe.optimizer(recipe.learning_rate_schedule(30, 391))``.
+    def optimizer(self, schedule, steps_per_epoch=None):
+        """The recipe's SGD (momentum, Nesterov or not) following ``schedule``; with
+        ``ema_momentum``, Keras's ``use_ema``, the weights replaced by their moving average
+        every ``steps_per_epoch`` steps (needed then).
+
+        Example: ``recipe.optimizer(recipe.learning_rate_schedule(30, 391), 391)``.
         """
+        ema = {}
+        if self.ema_momentum:
+            if not steps_per_epoch:
+                raise ValueError(f"recipe {self.name!r} averages the weights (ema_momentum "
+                                 f"{self.ema_momentum:g}): optimizer() needs steps_per_epoch "
+                                 f"(e.g. 391); got {steps_per_epoch!r}")
+            ema = dict(use_ema=True, ema_momentum=self.ema_momentum,
+                       ema_overwrite_frequency=int(steps_per_epoch))
         return keras.optimizers.SGD(learning_rate=schedule, momentum=self.momentum,
-                                    nesterov=self.nesterov)
+                                    nesterov=self.nesterov, **ema)
 
 
 RECIPES = {r.name: r for r in (
@@ -164,11 +198,23 @@ RECIPES = {r.name: r for r in (
         "Szegedy et al., CVPR 2016 (label smoothing)",
         learning_rate=0.1, batch_size=128, epochs=30, weight_decay=5e-4, schedule="cosine",
         warmup_fraction=round(2 / 30, 4), label_smoothing=0.1),
+    TrainingRecipe(
+        name="modern", summary="fast's schedule with timm-style augmentation from Keras's "
+        "layers: MixUp alpha 0.2 or CutMix alpha 1.0 per batch, RandAugment (2 ops, factor "
+        "0.5), RandomErasing p 0.25, EMA of the weights (momentum 0.9, use_ema), label "
+        "smoothing 0.1",
+        reference="Wightman et al., ResNet strikes back, 2021 (timm's recipes); Zhang et al. "
+        "2018 (mixup); Yun et al. 2019 (CutMix); Cubuk et al. 2020 (RandAugment); Zhong et "
+        "al. 2020 (random erasing)",
+        learning_rate=0.1, batch_size=128, epochs=30, weight_decay=5e-4, schedule="cosine",
+        warmup_fraction=round(2 / 30, 4), label_smoothing=0.1, mixup_alpha=0.2,
+        cutmix_alpha=1.0, rand_augment=0.5, random_erasing=0.25, ema_momentum=0.9),
 )}
 
 
 def list_recipes() -> list[str]:
-    """Names of the recipes: ``['cliquenet', 'densenet', 'fast', 'resnet-cifar', 'wrn']``."""
+    """Names of the recipes: ``['cliquenet', 'densenet', 'fast', 'modern', 'resnet-cifar',
+    'wrn']``."""
     return sorted(RECIPES)
 
 
@@ -195,32 +241,66 @@ def apply_weight_decay(model, weight_decay) -> list[str]:
         raise ValueError(f"weight_decay must be a number >= 0 (e.g. 5e-4, 1e-4); "
                          f"got {weight_decay!r}")
     regularizer = keras.regularizers.L2(weight_decay / 2.0) if weight_decay else None
-    decayed = {}
-    for layer in model._flatten_layers(include_self=False):
-        for attribute in DECAYED_KERNELS:
-            variable = getattr(layer, attribute, None)
-            if isinstance(variable, keras.Variable) and variable.trainable:
-                variable.regularizer = regularizer
-                decayed[id(variable)] = variable.path
-    return list(decayed.values())
+    decayed = []
+    for variable in model.trainable_variables:
+        if variable.name in DECAYED_KERNELS:
+            variable.regularizer = regularizer
+            decayed.append(variable.path)
+    return decayed
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ExampleCount(keras.metrics.Sum):
+    """How many examples a pass saw (with sample weights: their sum, so zero-weighted
+    padding is not counted), summed over the replicas of a strategy: the proof that
+    every image was evaluated exactly once.
+
+    Example: ``model.compile(..., metrics=[ExampleCount()])``; ``evaluate`` gives
+    ``examples``.
+    """
+
+    def __init__(self, name="examples", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ones = keras.ops.ones(keras.ops.shape(y_pred)[:1], dtype=self.dtype)
+        return super().update_state(ones, sample_weight=sample_weight)
+
+
+def emits_logits(model) -> bool:
+    """Whether ``model`` ends in a layer without activation (logits, as with
+    ``classifier_activation=None``) rather than softmax probabilities; a nested model as
+    the last layer (a model with its input normalization) is looked into.
+
+    Example: ``emits_logits(create_model("wrn-10-1", classifier_activation=None))`` is True.
+    """
+    last = model
+    while isinstance(last, keras.Model) and last.layers:
+        last = last.layers[-1]
+    return getattr(last, "activation", None) is keras.activations.linear
 
 
 def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
                   steps_per_execution=1, run_eagerly=False, weighted=False):
     """Compile with cross-entropy (categorical for one-hot labels) and the metrics
-    ``accuracy`` and ``xent`` (cross-entropy without the L2 penalty); ``weighted``
-    makes them weigh examples by the data's sample weights (Keras's ``weighted_metrics``).
+    ``accuracy``, ``xent`` (cross-entropy without the L2 penalty) and ``examples``
+    (:class:`ExampleCount`); ``weighted`` makes them weigh examples by the data's
+    sample weights (Keras's ``weighted_metrics``). The loss and ``xent`` take logits
+    where the model emits them (:func:`emits_logits`).
 
     Example: ``compile_model(model, get_recipe("fast").optimizer(0.1), one_hot=True)``.
     """
+    from_logits = emits_logits(model)
     if one_hot:
-        loss = keras.losses.CategoricalCrossentropy()
+        loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
         metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
-                   keras.metrics.CategoricalCrossentropy(name="xent")]
+                   keras.metrics.CategoricalCrossentropy(name="xent", from_logits=from_logits)]
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                   keras.metrics.SparseCategoricalCrossentropy(name="xent")]
+                   keras.metrics.SparseCategoricalCrossentropy(name="xent",
+                                                               from_logits=from_logits)]
+    metrics.append(ExampleCount())
     model.compile(optimizer=optimizer, loss=loss, metrics=None if weighted else metrics,
                   weighted_metrics=metrics if weighted else None, jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
