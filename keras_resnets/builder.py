@@ -42,7 +42,9 @@ def count_model(spec, *, weights=None, known_size=False, **build_arguments):
 def build_model(spec: engine.NetworkSpec, *, weights=None, **build_arguments) -> keras.Model:
     """Build ``spec`` with :func:`keras_resnets.engine.build_model` (the keras.applications
     arguments) and load ``weights``: ``None``, ``"imagenet"``, a catalogue tag, a URL or
-    the path of a weights file (see :mod:`keras_resnets.weights`)."""
+    the path of a weights file (see :mod:`keras_resnets.weights`). With ``remat``, the
+    weights load into the plain network (the layout weights files hold) and are copied
+    into the checkpointed one by variable path."""
     include_top = build_arguments.get("include_top", True)
     resolved = resolve_weights(spec, weights, include_top=include_top,
                                classes=build_arguments.get("classes"))
@@ -50,5 +52,12 @@ def build_model(spec: engine.NetworkSpec, *, weights=None, **build_arguments) ->
     if resolved is not None:
         W.check_file(resolved, model.count_params(), spec.name)
         with engine.deep_graph_recursion():
-            W.load(model, resolved, include_top=include_top)
+            if build_arguments.get("remat"):
+                plain = engine.build_model(spec, **dict(build_arguments, remat=False))
+                W.load(plain, resolved, include_top=include_top)
+                values = {v.path: v for v in plain.weights}
+                for variable in model.weights:
+                    variable.assign(values[variable.path])
+            else:
+                W.load(model, resolved, include_top=include_top)
     return model

@@ -310,8 +310,25 @@ def _check_stage_arguments(kind, stage):
                          "'bottleneck')")
 
 
-def run_stages(spec, x, *, drop_path_rate=0.0):
-    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``."""
+def call_block(kind, x, filters, *, remat=False, name, **kwargs):
+    """``kind.build(x, filters, name=name, ...)`` (``kwargs``: what :func:`_taken` keeps,
+    the style and the options); with ``remat``, built as a model of its own and called
+    through :class:`~keras_resnets.layers.RematBlock` (gradient checkpointing: only the
+    block's input is kept for the backward pass)."""
+    if not remat:
+        return kind.build(x, filters, name=name, **kwargs)
+    import keras
+
+    from keras_resnets.layers import RematBlock
+
+    inputs = keras.Input(x.shape[1:], dtype=x.dtype)
+    outputs = kind.build(inputs, filters, name=name, **kwargs)
+    return RematBlock(keras.Model(inputs, outputs, name=f"{name}_block"), name=name)(x)
+
+
+def run_stages(spec, x, *, drop_path_rate=0.0, remat=False):
+    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``;
+    ``remat``: every block checkpointed (:func:`call_block`)."""
     x = B.STEMS[spec.stem.kind].build(x, spec.stem, style=spec.style)
     # reduction: as the strides ask; strided: as applied, capped at the output stride
     reduction = strided = spec.stem_reduction
@@ -337,7 +354,7 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
                     strided *= stride
             rate = (drop_path_rate * droppable_before / last_droppable if kind.drop_path
                     else 0.0)
-            out = kind.build(x, stage.filters,
+            out = call_block(kind, x, stage.filters, remat=remat,
                              name=stage.name.format(stage=number, block=j + 1, index=index),
                              style=spec.style, **_taken(kind, stride=stride, drop_rate=rate,
                                                         dilation=stage.dilation * dilation_gain),
@@ -350,9 +367,10 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
 
 
 def forward(spec, inputs, *, include_top=True, pooling=None, classes=None,
-            classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
+            classifier_activation="softmax", drop_path_rate=0.0, features_only=False,
+            remat=False):
     """The whole network on ``inputs`` (a Keras tensor or a probe)."""
-    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate)
+    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate, remat=remat)
     if features_only:
         return outputs
     return spec.head(spec, inputs, outputs, last, include_top=include_top, pooling=pooling,
@@ -407,9 +425,10 @@ def _input_shape(spec, input_tensor, input_shape):
 
 def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, pooling=None,
              classes=None, classifier_activation="softmax", name=None, drop_path_rate=0.0,
-             features_only=False, zero_init_residual=None):
+             features_only=False, zero_init_residual=None, remat=False):
     """Resolve the defaults once, check every argument and count the network: returns
-    ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built."""
+    ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built
+    (``remat`` changes no count)."""
     C.check_channels_last()
     classes = spec.default_classes if classes is None else classes
     input_shape = _input_shape(spec, input_tensor, input_shape)
@@ -418,6 +437,7 @@ def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, poo
                              drop_path_rate=drop_path_rate,
                              classifier_activation=classifier_activation,
                              features_only=features_only, name=name)
+    C.check_bool("remat", remat)
     if zero_init_residual is not None:
         spec = spec.with_zero_init_residual(C.check_bool("zero_init_residual",
                                                          zero_init_residual))
@@ -425,7 +445,8 @@ def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, poo
                           classifier_activation=classifier_activation,
                           features_only=features_only, drop_path_rate=drop_path_rate)
     # shape and option checks of the whole network, before any layer exists
-    return spec, input_shape, forward_kwargs, count(spec, input_shape, **forward_kwargs)
+    tally = count(spec, input_shape, **forward_kwargs)
+    return spec, input_shape, dict(forward_kwargs, remat=remat), tally
 
 
 def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
@@ -451,6 +472,10 @@ def build_model(spec: NetworkSpec, *, input_tensor=None, name=None,
     Every residual branch starts as zero, so a fresh network of any depth is the identity
     plus its projections and stays finite; ``zero_init_residual=False`` keeps the usual
     initialisation (None: the spec's own, :class:`~keras_resnets.blocks.ResidualOptions`).
+    ``remat=True`` checkpoints every block (:class:`~keras_resnets.layers.RematBlock`):
+    training recomputes each block's activations in the backward pass instead of keeping
+    them, for deep nets or large batches that do not fit otherwise; same weights, outputs
+    and gradients, more time per step.
     """
     import keras  # here, not at the top: counting and the registry run without Keras
 

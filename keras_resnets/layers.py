@@ -191,3 +191,54 @@ def _padding_pairs(padding):
         raise ValueError(f"ConstantPadding2D padding must be an int >= 0 or "
                          f"((top, bottom), (left, right)); got {padding!r}")
     return pairs
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class RematBlock(keras.layers.Layer):
+    """Runs ``block`` (a functional ``keras.Model``) under ``keras.remat``: training keeps
+    only the block's input and recomputes its activations in the backward pass (gradient
+    checkpointing), so memory grows with the number of blocks, not of layers.
+
+    The block runs statelessly inside the rematerialized function and its updated
+    non-trainable state (BatchNorm statistics, dropout seeds) is assigned once, outside
+    it: the recomputation repeats the same dropout masks and never updates a statistic
+    twice, so gradients and state equal those of the plain block to round-off.
+
+    Example::
+
+        inputs = keras.Input((32, 32, 16))
+        block = keras.Model(inputs, basic_block(inputs, 16, 1, name="b1"))
+        y = RematBlock(block, name="b1")(x)
+    """
+
+    def __init__(self, block, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def build(self, input_shape):
+        pass  # the block was built when it was made
+
+    def call(self, inputs, training=None):
+        block = self.block
+        # copies: the recomputation must see the state the forward pass saw
+        state = [ops.copy(v) for v in block.non_trainable_variables]
+
+        def forward(x, *weights):
+            return block.stateless_call(list(weights), state, x, training=training)
+
+        outputs, updated = keras.remat(forward)(
+            inputs, *[v.value for v in block.trainable_variables])
+        for variable, value in zip(block.non_trainable_variables, updated):
+            variable.assign(value)
+        return outputs
+
+    def compute_output_spec(self, inputs, training=None):
+        return self.block.compute_output_spec(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "block": keras.saving.serialize_keras_object(self.block)}
+
+    @classmethod
+    def from_config(cls, config):
+        block = keras.saving.deserialize_keras_object(config.pop("block"))
+        return cls(block, **config)

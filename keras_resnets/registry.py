@@ -55,7 +55,8 @@ def create_model(model_name, /, **kwargs):
     Keyword arguments are the keras.applications ones (``include_top``, ``weights``,
     ``input_tensor``, ``input_shape``, ``pooling``, ``classes``, ``classifier_activation``,
     ``name``: the Keras model's name), ``drop_path_rate``, ``features_only``,
-    ``zero_init_residual``, and the family's own options (for example ``dropout_rate``
+    ``zero_init_residual``, ``remat`` (gradient checkpointing of every block: less memory,
+    more time per training step), and the family's own options (for example ``dropout_rate``
     for Wide ResNets). A catalogue tag brings the options its weights were trained with:
     ``create_model("xception", weights="timm/tf_in1k")`` builds ``padding="torch"``.
     """

@@ -46,6 +46,7 @@ BAD_ARGUMENTS = {
     "include_top": NOT_BOOL,
     "features_only": NOT_BOOL.filter(lambda v: v is not None),
     "zero_init_residual": NOT_BOOL.filter(lambda v: v is not None),
+    "remat": NOT_BOOL,
     "pooling": st.one_of(st.text(max_size=5).filter(lambda v: v not in ("avg", "max")),
                          st.integers(), st.booleans()),
     "drop_path_rate": st.one_of(st.floats().filter(lambda v: not 0 <= v < 1),

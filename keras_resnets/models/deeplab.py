@@ -124,7 +124,8 @@ def DeepLabV3(backbone="resnet50", *, classes=21, output_stride=16, input_shape=
         **kwargs: ``include_top`` (False: the 256-channel head features at output stride),
             ``weights`` (a file), ``input_tensor``, ``pooling``, ``classifier_activation``
             (softmax per pixel; ``None`` for logits), ``name``, ``drop_path_rate``,
-            ``features_only`` (the backbone's stage outputs ``C2``-``C5``).
+            ``features_only`` (the backbone's stage outputs ``C2``-``C5``), ``remat``
+            (gradient checkpointing of the backbone's blocks).
     """
     spec = deeplab_spec(backbone, output_stride=output_stride, atrous_rates=atrous_rates,
                         aspp_filters=aspp_filters, aspp_dropout=aspp_dropout)

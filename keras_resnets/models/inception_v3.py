@@ -96,7 +96,8 @@ def InceptionV3(*, padding="keras", weights=None, **kwargs):
     Takes the keras.applications arguments (``include_top``, ``weights`` (``None``,
     ``"imagenet"``, a catalogue tag or a file), ``input_tensor``, ``input_shape``,
     ``pooling``, ``classes``, ``classifier_activation``, ``name``) plus ``features_only``
-    (outputs ``C2``-``C5``). InceptionV3 has no residual branches: ``drop_path_rate``
+    (outputs ``C2``-``C5``) and ``remat`` (gradient checkpointing of every module).
+    InceptionV3 has no residual branches: ``drop_path_rate``
     other than 0 raises a ``ValueError``, as in every family without them.
 
     ``padding``: ``"keras"`` (keras.applications' network: BatchNorm without gamma, 'same'

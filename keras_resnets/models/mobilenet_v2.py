@@ -91,7 +91,8 @@ def MobileNetV2(alpha=1.0, *, padding="keras", weights=None, **kwargs):
         **kwargs: the other keras.applications arguments (``include_top``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
             ``classifier_activation``, ``name``) plus ``drop_path_rate`` (stochastic
-            depth on the residual blocks) and ``features_only``.
+            depth on the residual blocks), ``features_only`` and ``remat``
+            (gradient checkpointing of every block).
     """
     spec = mobilenet_v2_spec(alpha, padding)
     if weights == "imagenet" and padding != "keras":

@@ -166,8 +166,9 @@ def ResNet(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block
                 ResNet50V2(stride_at_end=False, padding="torch", weights="timm/a1h_in1k")
         **kwargs: the keras.applications arguments (``include_top``, ``weights``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-            ``classifier_activation``, ``name``) plus ``drop_path_rate`` and
-            ``features_only``.
+            ``classifier_activation``, ``name``) plus ``drop_path_rate``,
+            ``features_only`` and ``remat`` (gradient checkpointing of every block: for
+            preact-ResNet-1001 or large batches that do not fit otherwise).
     """
     spec = resnet_spec(depth, version=version, stem=stem, width=width, shortcut=shortcut,
                        block=block, se_ratio=se_ratio, stride_at_end=stride_at_end,
