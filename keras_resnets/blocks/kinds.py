@@ -30,7 +30,7 @@ from keras_resnets.blocks.dense import (
     final_bn_relu,
     transition,
 )
-from keras_resnets.blocks.inception import InceptionOptions, inception_module
+from keras_resnets.blocks.inception import InceptionOptions, inception_block
 from keras_resnets.blocks.mobile import (
     PointwiseConvOptions,
     inverted_residual_block,
@@ -178,7 +178,7 @@ BLOCK_KINDS = {kind.name: kind for kind in (
     BlockKind("pool", pool_block, PoolOptions, drop_path=False, dilates=False),
     BlockKind("pointwise_conv", pointwise_conv, PointwiseConvOptions, drop_path=False),
     BlockKind("separable_convs", separable_convs, SeparableConvsOptions, drop_path=False),
-    BlockKind("inception", inception_module, InceptionOptions, drop_path=False, dilates=False),
+    BlockKind("inception", inception_block, InceptionOptions, drop_path=False, dilates=False),
 )}
 """The engine's block kinds by name; families add their own :class:`BlockKind` objects
 to a stage directly."""
