@@ -167,10 +167,3 @@ def shortcut(x, out_channels, stride, *, kind="B", name, style=DEFAULT_STYLE, wi
                name=f"{name}_0_conv")(x)
     return batch_norm(x, name=f"{name}_0_bn", style=style) if with_bn else x
 
-
-def checked_shortcut(x, out_channels, stride, kind, name, style, with_bn=True):
-    """:func:`shortcut` after checking ``kind`` is one of :data:`SHORTCUTS` (the blocks'
-    ``shortcut`` argument shadows the function, hence the positional wrapper)."""
-    if kind not in SHORTCUTS:
-        raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {kind!r}")
-    return shortcut(x, out_channels, stride, kind=kind, name=name, style=style, with_bn=with_bn)

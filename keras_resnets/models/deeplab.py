@@ -19,7 +19,7 @@ import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets._checks import check_rate
+from keras_resnets._checks import check_positive_int, check_rate, is_int
 from keras_resnets.builder import build_model
 from keras_resnets.engine import ClassifierHead, NetworkSpec
 from keras_resnets.families import get_spec, register_family
@@ -86,12 +86,10 @@ def deeplab_spec(backbone="resnet50", *, output_stride=16, atrous_rates=None, as
                          f"'resnext50-32x4d', 'wide-resnet50-2' or 'mobilenetv2-1.0', or a "
                          f"NetworkSpec; got {backbone!r}")
     rates = tuple(ATROUS_RATES[output_stride] if atrous_rates is None else atrous_rates)
-    if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+    if not rates or any(not is_int(r) or r < 1 for r in rates):
         raise ValueError(f"atrous_rates must be positive integers, e.g. (6, 12, 18); "
                          f"got {atrous_rates!r}")
-    if isinstance(aspp_filters, bool) or not isinstance(aspp_filters, int) or aspp_filters < 1:
-        raise ValueError(f"aspp_filters must be a positive integer (e.g. 256); "
-                         f"got {aspp_filters!r}")
+    check_positive_int("aspp_filters", aspp_filters, "256")
     check_rate("aspp_dropout", aspp_dropout)
     try:
         dilated = base.with_output_stride(output_stride)
