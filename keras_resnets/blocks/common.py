@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from keras_resnets import _checks as C
 from keras_resnets import primitives as P
 
 
@@ -154,8 +155,10 @@ def shortcut(x, out_channels, stride, *, kind="B", name, style=DEFAULT_STYLE, wi
 
     Channels unchanged: identity, or a 1x1 max-pool subsampling when ``stride > 1``.
     Channels changed: option ``"A"`` zero-pads them, option ``"B"`` projects with a
-    1x1 convolution (``{name}_0_conv``, plus ``{name}_0_bn`` when ``with_bn``).
+    1x1 convolution (``{name}_0_conv``, plus ``{name}_0_bn`` when ``with_bn``). Any
+    other ``kind`` is refused here, the one place that reads it (counting runs this too).
     """
+    C.check_choice("shortcut", kind, SHORTCUTS)
     if kind == "none":
         return None
     if channels(x) == out_channels:

@@ -20,7 +20,6 @@ import dataclasses
 from collections.abc import Callable
 
 from keras_resnets import _checks as C
-from keras_resnets.blocks.common import SHORTCUTS
 from keras_resnets.blocks.dense import (
     CliqueOptions,
     DenseLayerOptions,
@@ -82,7 +81,6 @@ class ResidualOptions:
     zero_init_residual: bool = True
 
     def __post_init__(self):
-        C.check_choice("shortcut", self.shortcut, SHORTCUTS)
         C.check_bool("zero_init_residual", self.zero_init_residual)
         if not C.is_number(self.se_ratio) or not 0 <= self.se_ratio <= 1:
             raise ValueError(f"se_ratio must be a number in [0, 1] (e.g. 0.25; 0 for no "
