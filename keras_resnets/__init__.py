@@ -40,13 +40,14 @@ _FAMILY_EXPORTS = {
 # public name -> the module that defines it
 _EXPORTS = {name: f"models.{module}" for module, names in _FAMILY_EXPORTS.items()
             for name in names}
-_EXPORTS.update({"build_model": "engine", "load_model": "saving"})
+_EXPORTS.update({"build_model": "engine", "load_model": "saving", "feature_info": "features",
+                 "save_preset": "presets", "preprocessing": "weights.transforms"})
 _EXPORTS.update(dict.fromkeys(("preprocess_input", "decode_predictions"),
                               "weights.preprocessing"))
 _EXPORTS.update(dict.fromkeys(("create_model", "list_models", "count_params", "count_macs",
                                "get_spec", "model_info"), "registry"))
 _SUBMODULES = ("blocks", "layers", "engine", "registry", "primitives", "models", "weights",
-               "saving", "data", "export", "training", "tuning", "cli")
+               "saving", "features", "presets", "data", "export", "training", "tuning", "cli")
 
 __all__ = list(_EXPORTS)
 

@@ -10,7 +10,8 @@ options) and a head. The engine alone owns what every family needs:
   keep stride 1 and dilate instead (DeepLab's atrous backbone);
 - the stage outputs: the last map at each reduction (``C2`` = 1/4 of the input, ``C5`` =
   1/32; a network whose stem keeps full resolution numbers its stages from ``C2``), with
-  their channels and reductions in :func:`feature_info`;
+  their channels, reductions and layer names in :func:`feature_info`, and the choice of
+  some of them (``out_indices``, by index or name, as timm's);
 - the defaults: ``classes`` and ``input_shape`` are resolved once, here.
 
 :func:`build_model` builds a spec on Keras tensors; :func:`count` runs the same code on a
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # Keras is imported where a model is built, not at import
 
 BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
                    "classifier_activation", "name", "drop_path_rate", "features_only",
-                   "zero_init_residual")
+                   "out_indices", "zero_init_residual")
 DEEP_GRAPH_RECURSION_LIMIT = 30_000
 
 
@@ -252,7 +253,8 @@ class _Levels:
         if level >= 2 and f"C{level}" not in self.outputs:
             self.outputs[f"C{level}"] = feature
             self.info.append({"name": f"C{level}", "channels": B.channels(feature),
-                              "reduction": reduction})
+                              "reduction": reduction,
+                              "layer": feature.layer if P.is_probe(feature) else None})
 
 
 def _droppable(spec) -> int:
@@ -270,8 +272,9 @@ def check_drop_path(spec, drop_path_rate):
                          f"branches to drop; got {drop_path_rate!r}. Use dropout_rate instead")
 
 
-def run_stages(spec, x, *, drop_path_rate=0.0):
-    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``."""
+def run_stages(spec, x, *, drop_path_rate=0.0, until=None):
+    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``;
+    ``until``: stop once that level (``"C4"``) is out, leaving the later stages unbuilt."""
     x = B.STEMS[spec.stem.kind].build(x, spec.stem, style=spec.style)
     reduction = actual = spec.stem_reduction
     levels = _Levels(shift=2 if reduction == 1 else 0)
@@ -286,6 +289,8 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
             stride = stage.stride if j == strided_block else 1
             if stride > 1:
                 levels.record(reduction, feature)
+                if until in levels.outputs:
+                    return levels.outputs, x, levels.info
                 reduction *= stride
                 if spec.output_stride and actual * stride > spec.output_stride:
                     gain, stride = gain * stride, 1
@@ -304,20 +309,56 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
 
 
 def forward(spec, inputs, *, include_top=True, pooling=None, classes=None,
-            classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
-    """The whole network on ``inputs`` (a Keras tensor or a probe)."""
-    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate)
+            classifier_activation="softmax", drop_path_rate=0.0, features_only=False,
+            levels=None):
+    """The whole network on ``inputs`` (a Keras tensor or a probe); with ``features_only``,
+    the stage outputs named in ``levels`` (all of them if None), the network up to them."""
+    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate,
+                                  until=levels[-1] if features_only and levels else None)
     if features_only:
-        return outputs
+        return outputs if levels is None else {level: outputs[level] for level in levels}
     return spec.head(spec, inputs, outputs, last, include_top=include_top, pooling=pooling,
                      classes=spec.default_classes if classes is None else classes,
                      classifier_activation=classifier_activation)
 
 
-def feature_info(spec, input_shape=None) -> list[dict]:
-    """The stage outputs' names, channels and reductions (timm's ``feature_info``)."""
+def feature_info(spec, input_shape=None, out_indices=None) -> list[dict]:
+    """The stage outputs' names, channels, reductions and layer names (timm's
+    ``feature_info``), those of ``out_indices`` only when given::
+
+        feature_info(get_spec("resnet50"), out_indices=("C4", -1))
+        # [{"name": "C4", "channels": 1024, "reduction": 16, "layer": "conv4_block6_out"},
+        #  {"name": "C5", "channels": 2048, "reduction": 32, "layer": "conv5_block3_out"}]
+    """
     probe = P.Probe.input(input_shape or spec.default_input_shape)
-    return run_stages(spec, probe)[2]
+    info = run_stages(spec, probe)[2]
+    if out_indices is None:
+        return info
+    chosen = select_levels(info, out_indices, spec.name)
+    return [f for f in info if f["name"] in chosen]
+
+
+def select_levels(info, out_indices, model_name) -> tuple:
+    """The level names that ``out_indices`` picks from ``info`` (indices into it, negative
+    ones from the end, or names such as ``"C3"``), in the network's order."""
+    names = [f["name"] for f in info]
+    rule = (f"out_indices must be a non-empty tuple of distinct level indices (0 to "
+            f"{len(names) - 1}, or negative from the end) or names of {model_name}'s levels "
+            f"{', '.join(names)}; got {out_indices!r} (e.g. out_indices=(1, 2, 3) or "
+            f"('C3', 'C4', 'C5'))")
+    if not isinstance(out_indices, (tuple, list)) or not out_indices:
+        raise ValueError(rule)
+    chosen = []
+    for item in out_indices:
+        if C.is_int(item) and -len(names) <= item < len(names):
+            chosen.append(names[item])
+        elif isinstance(item, str) and item.upper() in names:
+            chosen.append(item.upper())
+        else:
+            raise ValueError(rule)
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(rule)
+    return tuple(sorted(chosen, key=names.index))
 
 
 def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
@@ -329,12 +370,16 @@ def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
 
 def validate_build_arguments(spec, *, include_top, weights, pooling, classes, input_shape,
                              drop_path_rate, classifier_activation="softmax",
-                             features_only=False, name=None):
+                             features_only=False, out_indices=None, name=None):
     """Check the keras.applications arguments before any layer is built or counted."""
     from keras_resnets import weights as W
 
     C.check_bool("include_top", include_top)
     C.check_bool("features_only", features_only)
+    if out_indices is not None and not features_only:
+        raise ValueError(f"out_indices picks feature levels, so it needs features_only=True; "
+                         f"got out_indices={out_indices!r} with features_only={features_only!r}"
+                         " (e.g. features_only=True, out_indices=('C3', 'C4', 'C5'))")
     if not C.is_int(classes) or classes < 1:
         raise ValueError(f"classes must be a positive integer; got {classes!r} (e.g. "
                          "classes=10 for CIFAR-10, 1000 for ImageNet)")
@@ -363,7 +408,7 @@ def _input_shape(spec, input_tensor, input_shape):
 
 def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_shape=None,
              pooling=None, classes=None, classifier_activation="softmax", drop_path_rate=0.0,
-             features_only=False, zero_init_residual=None, name=None):
+             features_only=False, out_indices=None, zero_init_residual=None, name=None):
     """Resolve the defaults once, check every argument and count the network: returns
     ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built."""
     C.check_channels_last()
@@ -373,13 +418,15 @@ def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_s
                              classes=classes, input_shape=input_shape,
                              drop_path_rate=drop_path_rate,
                              classifier_activation=classifier_activation,
-                             features_only=features_only, name=name)
+                             features_only=features_only, out_indices=out_indices, name=name)
     if zero_init_residual is not None:
         spec = spec.with_zero_init_residual(C.check_bool("zero_init_residual",
                                                          zero_init_residual))
     forward_kwargs = dict(include_top=include_top, pooling=pooling, classes=classes,
                           classifier_activation=classifier_activation,
-                          features_only=features_only, drop_path_rate=drop_path_rate)
+                          features_only=features_only, drop_path_rate=drop_path_rate,
+                          levels=None if out_indices is None else tuple(
+                              f["name"] for f in feature_info(spec, input_shape, out_indices)))
     # shape and option checks of the whole network, before any layer exists
     return spec, input_shape, forward_kwargs, count(spec, input_shape, **forward_kwargs)
 
@@ -395,6 +442,19 @@ def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
     return tally
 
 
+@dataclasses.dataclass(frozen=True)
+class BuildRecord:
+    """How a model was built, kept on it as ``model.keras_resnets_build`` (read by
+    ``keras_resnets.feature_info`` and ``keras_resnets.save_preset``): the spec, the build
+    arguments (``input_shape`` resolved, ``input_tensor`` left out) and, when
+    ``create_model`` built it, the registry name and the family's options."""
+
+    spec: NetworkSpec
+    arguments: Mapping
+    model_name: str | None = None
+    spec_options: Mapping = dataclasses.field(default_factory=dict)
+
+
 def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None,
                 **build_arguments) -> keras.Model:
     """Build ``spec`` as a functional ``keras.Model`` (the keras.applications arguments:
@@ -402,7 +462,9 @@ def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None
     classifier_activation, name``).
 
     ``features_only=True`` returns a model whose outputs are the stage outputs, a dict
-    ``{"C2": ..., "C5": ...}``, for detection and segmentation heads. ``drop_path_rate``
+    ``{"C2": ..., "C5": ...}``, for detection and segmentation heads; ``out_indices`` keeps
+    some of them, by index or name (``(1, 2, 3)`` or ``("C3", "C4", "C5")``), and the network
+    ends at the last one. ``drop_path_rate``
     is the stochastic-depth rate of the last block, rising linearly from 0 at the first.
     Every residual branch starts as zero, so a fresh network of any depth is the identity
     plus its projections and stays finite; ``zero_init_residual=False`` keeps the usual
@@ -412,6 +474,7 @@ def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None
 
     from keras_resnets import weights as W
 
+    record = BuildRecord(spec, dict(build_arguments, name=name, weights=weights))
     spec, input_shape, forward_kwargs, tally = _prepare(
         spec, weights=weights, input_tensor=input_tensor, name=name, **build_arguments)
     W.check_file(weights, tally.total, spec.name)
@@ -421,4 +484,6 @@ def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None
         model = keras.Model(inputs, outputs, name=name or spec.name)
         if weights is not None:
             W.load(model, spec, weights, include_top=forward_kwargs["include_top"])
+    record.arguments["input_shape"] = tuple(input_shape)
+    model.keras_resnets_build = record
     return model

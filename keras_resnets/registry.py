@@ -192,17 +192,27 @@ def _split(kwargs):
 
 
 def create_model(model_name, /, **kwargs):
-    """Build a registered model: ``create_model("wrn-28-10", classes=100, name="wrn")``.
+    """Build a registered model: ``create_model("wrn-28-10", classes=100, name="wrn")``, or
+    load a preset (:func:`keras_resnets.save_preset`) from a directory or an
+    ``"hf://owner/repo"`` handle.
 
     Keyword arguments are the keras.applications ones (``include_top``, ``weights``,
     ``input_tensor``, ``input_shape``, ``pooling``, ``classes``, ``classifier_activation``,
-    ``name``: the Keras model's name), ``drop_path_rate``, ``features_only``,
+    ``name``: the Keras model's name), ``drop_path_rate``, ``features_only`` (with
+    ``out_indices`` to pick levels: ``(1, 2, 3)`` or ``("C3", "C4", "C5")``),
     ``zero_init_residual``, and the family's own options (for example ``dropout_rate``
     for Wide ResNets). A catalogue tag brings the options its weights were trained with:
     ``create_model("xception", weights="timm/tf_in1k")`` builds ``padding="torch"``.
     """
+    from keras_resnets import presets
+
+    if presets.is_preset(model_name):
+        return presets.load_preset(model_name, **kwargs)
     spec_kwargs, build_kwargs = _split(_weight_options(model_name, kwargs))
-    return engine.build_model(get_spec(model_name, **spec_kwargs), **build_kwargs)
+    model = engine.build_model(get_spec(model_name, **spec_kwargs), **build_kwargs)
+    model.keras_resnets_build = dataclasses.replace(
+        model.keras_resnets_build, model_name=model_name.strip().lower(), spec_options=spec_kwargs)
+    return model
 
 
 def _tally(model_name, kwargs, known_size=False):
