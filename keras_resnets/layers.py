@@ -170,12 +170,17 @@ class ResizeShorterSide(keras.layers.Layer):
         if isinstance(height, int) and isinstance(width, int):  # a static shape
             size = ((self.size * height // width, self.size) if width <= height
                     else (self.size, self.size * width // height))
-        else:  # tf.data or a graph with images of any size
-            taller = width <= height
-            size = (ops.where(taller, self.size * height // width, self.size),
-                    ops.where(taller, self.size, self.size * width // height))
-        return ops.image.resize(ops.cast(images, self.compute_dtype), size,
-                                interpolation=self.interpolation, antialias=self.antialias)
+            return ops.image.resize(ops.cast(images, self.compute_dtype), size,
+                                    interpolation=self.interpolation, antialias=self.antialias)
+        # tf.data, or a TensorFlow graph of images of any size: what Keras's TensorFlow
+        # backend does, with the size a tensor (keras.ops.image.resize wants numbers)
+        import tensorflow as tf
+
+        taller = width <= height
+        size = tf.stack([tf.where(taller, self.size * height // width, self.size),
+                         tf.where(taller, self.size, self.size * width // height)])
+        return tf.image.resize(tf.cast(images, self.compute_dtype), size,
+                               method=self.interpolation, antialias=self.antialias)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-3], None, None, input_shape[-1])

@@ -85,8 +85,10 @@ def _registry_options(model) -> tuple[str, dict]:
 def _transform(model, record_weights, preprocessing) -> catalogue.Transform | None:
     from keras_resnets.weights import transforms
 
+    if isinstance(preprocessing, catalogue.Transform):
+        return preprocessing
     if preprocessing is not None:
-        return transforms.find_transform(preprocessing, model.keras_resnets_build.model_name)
+        return transforms.find_transform(preprocessing)
     if isinstance(record_weights, str) and (record_weights == "imagenet"
                                             or catalogue.is_tag(record_weights)):
         return transforms.find_transform(record_weights, model.keras_resnets_build.spec.name
@@ -114,9 +116,11 @@ def _class_names(model, class_names) -> list | None:
 def save_preset(model, directory, *, class_names=None, preprocessing=None) -> str:
     """Write ``model`` as a preset in ``directory`` (created if needed); returns its path.
 
-    ``class_names``: one name per class, kept with the model. ``preprocessing``: a
-    catalogue tag whose evaluation transform goes with the weights, when the model's own
-    ``weights=`` was not one (a fine-tuned copy of ``torchvision/imagenet1k_v2``, say).
+    ``class_names``: one name per class, kept with the model. ``preprocessing``: the
+    evaluation transform that goes with the weights (a catalogue tag or a
+    :class:`~keras_resnets.weights.catalogue.Transform`), when the model's own ``weights=``
+    was not a tag (a fine-tuned copy of ``torchvision/imagenet1k_v2`` loaded from a file,
+    say); by default the tag's, or the one of the preset the model was loaded from.
     """
     name, options = _registry_options(model)
     transform = _transform(model, model.keras_resnets_build.arguments.get("weights"),

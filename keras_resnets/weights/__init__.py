@@ -131,9 +131,12 @@ def download(url, file_name, file_hash=None):
     naming the URL and how to pass the file by hand (not Keras's bare "URL fetch failure")."""
     import keras
 
+    keras_home = os.environ.get("KERAS_HOME")
+    if keras_home:  # get_file would fall back to /tmp/.keras for a directory not yet made
+        os.makedirs(os.path.join(os.path.expanduser(keras_home), "models"), exist_ok=True)
     try:
         path = keras.utils.get_file(file_name, url, cache_subdir="models",
-                                    cache_dir=os.environ.get("KERAS_HOME") or None)
+                                    cache_dir=keras_home or None)
     except Exception as error:  # get_file raises plain Exception on network errors
         raise ValueError(
             f"could not download {url} ({error}). Without a network, fetch the file elsewhere "

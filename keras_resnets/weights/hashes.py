@@ -50,7 +50,7 @@ def check_file(path, expected) -> None:
     algorithm = "md5" if len(expected) == 32 else "sha256"
     digest = _digest(path, algorithm)
     if not digest.startswith(expected):
-        kind = algorithm.upper() if len(expected) in (32, 64) else "SHA-256 prefix"
+        kind = {32: "MD5", 64: "SHA-256"}.get(len(expected), "SHA-256 prefix")
         raise ValueError(f"weights file {os.fspath(path)!r} fails its {kind} check (expected "
                          f"{expected}, got {digest[:len(expected)]}): it is damaged or not the "
                          f"published file; delete it and download it again")

@@ -2,7 +2,7 @@
 
 ``preprocessing(weights)`` reads the catalogue record's :class:`~keras_resnets.weights.
 catalogue.Transform` (torchvision's ``weights.transforms()``, timm's ``crop_pct``
-resize, keras.applications' modes) and returns a ``keras.Sequential``: resize the
+resize, keras.applications' modes) and returns a ``keras.layers.Pipeline``: resize the
 shorter side (antialiased), crop the centre, scale and normalise. It takes RGB images in
 [0, 255], one (H, W, 3) or a batch of one size, in ``tf.data`` or inside a model.
 
@@ -44,9 +44,11 @@ def find_transform(weights, model_name=None) -> catalogue.Transform:
     return transforms.pop()
 
 
-def transform_layers(transform: catalogue.Transform, name="preprocessing") -> keras.Sequential:
-    """``transform`` as Keras layers: resize, centre crop, scale and normalise."""
-    return keras.Sequential([
+def transform_layers(transform: catalogue.Transform,
+                     name="preprocessing") -> keras.layers.Pipeline:
+    """``transform`` as Keras layers (``.layers``): resize, centre crop, scale and
+    normalise, chained by a ``keras.layers.Pipeline``."""
+    return keras.layers.Pipeline([
         layers.ResizeShorterSide(transform.resize, transform.interpolation,
                                  transform.antialias, name="resize"),
         layers.CentreCrop(transform.crop, name="centre_crop"),
@@ -55,7 +57,7 @@ def transform_layers(transform: catalogue.Transform, name="preprocessing") -> ke
     ], name=name)
 
 
-def preprocessing(weights, model_name=None) -> keras.Sequential:
+def preprocessing(weights, model_name=None) -> keras.layers.Pipeline:
     """Keras layers that resize, crop, scale and normalise RGB images in [0, 255] as
     ``weights`` (a catalogue tag, ``"imagenet"``, or a preset directory or ``hf://``
     handle) were evaluated; ``model_name`` where a tag's transform depends on the model
