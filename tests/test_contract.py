@@ -8,7 +8,7 @@ inference output, so one build serves both); its fresh logits are finite and bou
 For one name of each kind of network (:func:`op_signature`: a deeper or wider copy is made
 of the same layers, saved and called alike): it saves and reloads bit-identically;
 ``model(x)`` is inference, as ``model(x, training=False)``, drop path included; a preset
-of it rebuilds it bit-identically; its first two feature levels, picked by
+of it rebuilds it bit-identically (the cheapest of each family); its first two feature levels, picked by
 ``out_indices``, are those ``feature_info`` describes, counted exactly. For a set of names that together hold
 every stem, block kind and head (:func:`covering`: what a dtype policy or a converter
 sees is layers, not how many): it runs under mixed precision with a float32 head; it
@@ -73,6 +73,15 @@ def representatives():
     for name in sorted(kr.list_models(), key=cost):
         cheapest.setdefault(op_signature(name), name)
     return sorted(cheapest.values())
+
+
+@functools.cache
+def one_per_family():
+    """The cheapest representative of each registered family (resnet, densenet, ...)."""
+    cheapest = {}
+    for name in sorted(representatives(), key=cost):
+        cheapest.setdefault(kr.model_info(name)["family"], name)
+    return set(cheapest.values())
 
 
 def parts(name):
@@ -193,10 +202,10 @@ def test_round_trips_inference_call_and_features(name, tmp_path):
     set_batch_statistics(model)
     np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x, training=False)))
 
-    # A preset rebuilds the model exactly, BatchNorm statistics included.
-    kr.save_preset(model, tmp_path / "preset")
-    np.testing.assert_array_equal(eager_logits(kr.create_model(str(tmp_path / "preset")), x),
-                                  eager_logits(model, x))
+    if name in one_per_family():  # a preset rebuilds it exactly, BatchNorm statistics too
+        kr.save_preset(model, tmp_path / "preset")
+        np.testing.assert_array_equal(
+            eager_logits(kr.create_model(str(tmp_path / "preset")), x), eager_logits(model, x))
 
     every = engine.feature_info(kr.get_spec(name), shape)
     reductions = [f["reduction"] for f in every]
