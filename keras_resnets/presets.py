@@ -7,6 +7,9 @@ network and loads the weights; ``create_model("hf://owner/repo")`` fetches the d
 from the Hugging Face Hub with ``huggingface_hub`` (offline, ``HF_HUB_OFFLINE=1``, from
 its local cache). Upload a preset with ``huggingface_hub.upload_folder``.
 
+This module reads and writes presets; :func:`keras_resnets.create_model` builds them
+(with the arguments :func:`preset_arguments` reads), so it sits below the registry.
+
 Example::
 
     model = keras_resnets.create_model("resnet18", weights="torchvision/imagenet1k_v1")
@@ -23,7 +26,7 @@ import json
 import os
 import re
 
-from keras_resnets import _io, registry
+from keras_resnets import _io, families
 from keras_resnets.weights import catalogue, hashes
 
 CONFIG_FILE = "config.json"
@@ -62,9 +65,11 @@ def _registry_options(model) -> tuple[str, dict]:
     if record.model_name is not None:
         name, spec_options = record.model_name, dict(record.spec_options)
     else:  # a family constructor: its spec must be that of its registered name
+        from keras_resnets import models  # noqa: F401  (importing it registers every family)
+
         name, spec_options = record.spec.name, {}
         try:
-            same = registry.get_spec(name) == record.spec
+            same = families.get_spec(name) == record.spec
         except ValueError:
             same = False
         if not same:
@@ -191,9 +196,11 @@ def _plain(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-def load_preset(handle, **overrides):
-    """Build the preset's model and load its weights; ``overrides`` replace saved build
-    options (``name``, ``classifier_activation``, ...) but not ``weights``."""
+def preset_arguments(handle, overrides) -> tuple[str, dict, PresetInfo]:
+    """What :func:`keras_resnets.create_model` builds for a preset: its registry name, the
+    saved build options (``overrides`` replace them: ``name``, ``classifier_activation``,
+    ... but not ``weights``) with its checked weights file, and the :class:`PresetInfo`
+    the model keeps as ``model.keras_resnets_preset``."""
     if "weights" in overrides:
         raise ValueError(f"a preset brings its own weights; got weights={overrides['weights']!r}"
                          f" for {os.fspath(handle)!r}. Load other weights afterwards with "
@@ -202,10 +209,21 @@ def load_preset(handle, **overrides):
     weights = os.path.join(directory, config["weights"])
     hashes.check_file(weights, config.get("weights_sha256"))
     options = {key: _plain(value) for key, value in config["options"].items()}
-    model = registry.create_model(config["model_name"], weights=weights,
-                                  **{**options, **overrides})
     transform = config.get("preprocessing")
-    model.keras_resnets_preset = PresetInfo(
+    info = PresetInfo(
         catalogue.Transform.from_dict(transform) if transform else None,
         tuple(config["class_names"]) if config.get("class_names") else None)
-    return model
+    return config["model_name"], {**options, **overrides, "weights": weights}, info
+
+
+def preprocessing(weights, model_name=None):
+    """Keras layers that resize, crop, scale and normalise RGB images in [0, 255] as
+    ``weights`` were evaluated: a preset directory or ``hf://`` handle (the transform saved
+    with it), or a catalogue tag or ``"imagenet"``
+    (:func:`keras_resnets.weights.transforms.preprocessing`, with ``model_name`` where a
+    tag's transform depends on the model)."""
+    from keras_resnets.weights import transforms
+
+    if isinstance(weights, str) and is_preset(weights):
+        return transforms.transform_layers(preset_transform(weights))
+    return transforms.preprocessing(weights, model_name)

@@ -347,6 +347,17 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
                                                      str(tmp_path / "taken.tflite"))
 
 
+def test_cli_shows_a_dependencys_error_with_its_traceback(monkeypatch):
+    import json
+
+    from keras_resnets import registry
+    from keras_resnets.cli import main
+
+    monkeypatch.setattr(registry, "model_info", lambda name: json.loads("{"))
+    with pytest.raises(json.JSONDecodeError):  # not ours: no one-line message, a traceback
+        main(["info", "resnet20"])
+
+
 def test_a_damaged_weights_file_is_named(tmp_path):
     from keras_resnets import create_model
 

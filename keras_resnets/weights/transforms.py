@@ -59,11 +59,8 @@ def transform_layers(transform: catalogue.Transform,
 
 def preprocessing(weights, model_name=None) -> keras.layers.Pipeline:
     """Keras layers that resize, crop, scale and normalise RGB images in [0, 255] as
-    ``weights`` (a catalogue tag, ``"imagenet"``, or a preset directory or ``hf://``
-    handle) were evaluated; ``model_name`` where a tag's transform depends on the model
-    (``preprocessing("imagenet", "xception")``: 299 pixels, [-1, 1])."""
-    from keras_resnets import presets
-
-    if isinstance(weights, str) and presets.is_preset(weights):
-        return transform_layers(presets.preset_transform(weights))
+    ``weights`` (a catalogue tag or ``"imagenet"``) were evaluated; ``model_name`` where a
+    tag's transform depends on the model (``preprocessing("imagenet", "xception")``: 299
+    pixels, [-1, 1]). ``keras_resnets.preprocessing``
+    (:func:`keras_resnets.presets.preprocessing`) also takes a preset."""
     return transform_layers(find_transform(weights, model_name))
