@@ -12,6 +12,8 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from keras_resnets import engine, families
@@ -22,6 +24,19 @@ if TYPE_CHECKING:  # Keras is imported where a model is built, not at import
 
 BUILD_ARGUMENTS = ("weights", *engine.BUILD_ARGUMENTS)
 """The keyword arguments of :func:`build_model` after the spec (the rest go to the spec)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildRecord:
+    """How a model was built, kept on it as ``model.keras_resnets_build`` (read by
+    ``keras_resnets.feature_info`` and ``keras_resnets.save_preset``): the spec, the build
+    arguments (``weights`` as given, ``input_shape`` resolved, ``input_tensor`` left out)
+    and, when ``create_model`` built it, the registry name and the family's options."""
+
+    spec: engine.NetworkSpec
+    arguments: Mapping
+    model_name: str | None = None
+    spec_options: Mapping = dataclasses.field(default_factory=dict)
 
 
 def resolve_weights(spec, weights, *, include_top=True, classes=None) -> W.Weights | None:
@@ -44,7 +59,8 @@ def build_model(spec: engine.NetworkSpec, *, weights=None, **build_arguments) ->
     arguments) and load ``weights``: ``None``, ``"imagenet"``, a catalogue tag, a URL or
     the path of a weights file (see :mod:`keras_resnets.weights`). With ``remat``, the
     weights load into the plain network (the layout weights files hold) and are copied
-    into the checkpointed one by variable path."""
+    into the checkpointed one by variable path. The model keeps how it was built as
+    ``model.keras_resnets_build`` (a :class:`BuildRecord`)."""
     include_top = build_arguments.get("include_top", True)
     resolved = resolve_weights(spec, weights, include_top=include_top,
                                classes=build_arguments.get("classes"))
@@ -60,4 +76,10 @@ def build_model(spec: engine.NetworkSpec, *, weights=None, **build_arguments) ->
                     variable.assign(values[variable.path])
             else:
                 W.load(model, resolved, include_top=include_top)
+    arguments = {key: value for key, value in build_arguments.items() if key != "input_tensor"}
+    arguments.update(name=build_arguments.get("name"), weights=weights,
+                     input_shape=tuple(engine._input_shape(
+                         spec, build_arguments.get("input_tensor"),
+                         build_arguments.get("input_shape"))))
+    model.keras_resnets_build = BuildRecord(spec, arguments)
     return model
