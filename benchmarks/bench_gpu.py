@@ -136,6 +136,11 @@ def throughput(name, batch, steps, precision, peaks):
     return row
 
 
+def max_abs(arrays, others):
+    return max(float(abs(a.astype("float32") - b.astype("float32")).max())
+               for a, b in zip(arrays, others, strict=True))
+
+
 def device_loops(model):
     """Two ways to run training steps of compiled, built ``model`` with its state kept
     on the device, written back into its variables at the end: ``"jit_loop"``
@@ -208,17 +213,28 @@ def loop_comparison(name, size, classes, batch, precision, repeats, peaks):
     sides = {"train_on_batch": lambda: [model.train_on_batch(a, b) for a, b in zip(xs, ys)],
              "jit_loop": lambda: loops["jit_loop"](xs, ys),
              "scan": lambda: loops["scan"](x, y)}   # train_on_batch's numpy logs: it waits
-    for side in ("jit_loop", "scan"):
+    variables = model.variables + model.optimizer.variables
+    initial = [np.array(v.value) for v in variables]   # copies: train_on_batch donates
+    start_weights = [np.array(v.value) for v in model.trainable_variables]
+    weights = {}
+    for side, run in sides.items():   # the same steps from the same state (compiles)
+        for variable, value in zip(variables, initial, strict=True):
+            variable.assign(value)
         start = time.perf_counter()
-        sides[side]()
+        run()
+        weights[side] = [np.array(v.value, "float32") for v in model.trainable_variables]
         say(f"  first {side} of {STEPS_PER_DISPATCH} steps {time.perf_counter() - start:.1f} s")
-    times = abba(sides, repeats, warmup=1)
+    agreement = {"max_abs_update": max_abs(weights["train_on_batch"], start_weights)}
+    for side in ("jit_loop", "scan"):
+        agreement[f"{side}_max_abs_diff"] = max_abs(weights[side], weights["train_on_batch"])
+    say(f"  weights after {STEPS_PER_DISPATCH} steps from one state: {agreement}")
+    times = abba(sides, repeats, warmup=0)
     flops = 3 * 2 * keras_resnets.count_macs(name, (size, size, 3), classes=classes)
     label, peak = next(iter(peaks[precision].items()))
     row = {"model": name, "image_size": size, "precision": precision, "batch": batch,
            "steps_per_dispatch": STEPS_PER_DISPATCH, "repeats": repeats,
            "training_flops_per_image": flops, "peak": label, "peak_tflops": peak,
-           "peak_memory_gib": peak_memory_gib()}
+           "peak_memory_gib": peak_memory_gib(), **agreement}
     for side, seconds in times.items():
         step_s = statistics.median(seconds) / STEPS_PER_DISPATCH
         row[side] = {"step_s": step_s, "images_per_s": batch / step_s,

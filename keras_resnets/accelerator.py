@@ -77,7 +77,11 @@ def environment(smoke=False) -> dict:
 
 
 def has_tensorflow() -> bool:
-    return importlib.util.find_spec("tensorflow") is not None
+    """Whether TensorFlow can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except ImportError:  # an import hook that refuses it
+        return False
 
 
 def digits_splits(path="digits.npz") -> dict:
