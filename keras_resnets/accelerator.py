@@ -66,7 +66,7 @@ def environment(smoke=False) -> dict:
     except (OSError, StopIteration):
         pass
     try:
-        tensorflow = version("tensorflow")
+        tensorflow = version("tensorflow") if has_tensorflow() else None
     except PackageNotFoundError:
         tensorflow = None
     gpus = accelerator_names()
