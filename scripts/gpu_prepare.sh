@@ -15,7 +15,7 @@ PACKAGES="keras namex optree keras-tuner kt-legacy papermill nbclient nbformat
   jupyter_client jupyter_core ipykernel ipython ipython_pygments_lexers traitlets comm
   matplotlib-inline nest-asyncio2 pyzmq tornado prompt_toolkit wcwidth jedi parso
   pexpect ptyprocess stack-data executing asttokens pure_eval fastjsonschema jsonschema
-  jsonschema-specifications referencing rpds-py entrypoints tenacity debugpy==1.8.22"
+  jsonschema-specifications referencing rpds-py entrypoints tenacity platformdirs debugpy==1.8.22"
 rm -rf .gpu/wheels && mkdir -p .gpu/wheels
 for name in $PACKAGES; do   # NAME: the version in .venv; NAME==VERSION: that one
   [[ $name == *==* ]] || name="$name==$(.venv/bin/python -c \
