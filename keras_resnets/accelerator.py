@@ -229,7 +229,7 @@ def images_per_s(run):
     if isinstance(run, ArrayRun):
         return run.metrics["images_per_s"]
     with open(os.path.join(run.run_dir, "config.json")) as handle:
-        config = json.load(handle)
+        config = json.load(handle)["run"]
     seconds = sum(row["time_s"] for row in run.history[1:])
     epochs = len(run.history) - 1
     return config["steps_per_epoch"] * config["batch_size"] * epochs / seconds if seconds else None
