@@ -1,4 +1,6 @@
-"""The package's few custom layers, registered so ``.keras`` files load in safe mode.
+"""The package's few custom layers (and its one metric, :class:`ExampleCount`, which
+training compiles into the models it saves), registered so ``.keras`` files load in
+safe mode.
 
 Example::
 
@@ -341,3 +343,21 @@ class Standardize(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "mean": self.mean,
                 "std": self.std, "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ExampleCount(keras.metrics.Sum):
+    """How many examples a pass saw (with sample weights: their sum, so zero-weighted
+    padding is not counted), summed over the replicas of a strategy: the proof that
+    every image was evaluated exactly once.
+
+    Example: ``model.compile(..., metrics=[ExampleCount()])``; ``evaluate`` gives
+    ``examples``.
+    """
+
+    def __init__(self, name="examples", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ones = keras.ops.ones(keras.ops.shape(y_pred)[:1], dtype=self.dtype)
+        return super().update_state(ones, sample_weight=sample_weight)

@@ -21,6 +21,7 @@ import keras
 
 from keras_resnets import data as data_lib
 from keras_resnets._checks import is_number
+from keras_resnets.layers import ExampleCount
 
 SCHEDULES = ("step", "cosine")
 # Dense keeps its variable in ``_kernel`` (``kernel`` is a property that may add LoRA).
@@ -249,24 +250,6 @@ def apply_weight_decay(model, weight_decay) -> list[str]:
     return decayed
 
 
-@keras.saving.register_keras_serializable(package="keras_resnets")
-class ExampleCount(keras.metrics.Sum):
-    """How many examples a pass saw (with sample weights: their sum, so zero-weighted
-    padding is not counted), summed over the replicas of a strategy: the proof that
-    every image was evaluated exactly once.
-
-    Example: ``model.compile(..., metrics=[ExampleCount()])``; ``evaluate`` gives
-    ``examples``.
-    """
-
-    def __init__(self, name="examples", dtype="float32"):
-        super().__init__(name=name, dtype=dtype)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        ones = keras.ops.ones(keras.ops.shape(y_pred)[:1], dtype=self.dtype)
-        return super().update_state(ones, sample_weight=sample_weight)
-
-
 def emits_logits(model) -> bool:
     """Whether ``model`` ends in a layer without activation (logits, as with
     ``classifier_activation=None``) rather than softmax probabilities; a nested model as
@@ -284,7 +267,7 @@ def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
                   steps_per_execution=1, run_eagerly=False, weighted=False):
     """Compile with cross-entropy (categorical for one-hot labels) and the metrics
     ``accuracy``, ``xent`` (cross-entropy without the L2 penalty) and ``examples``
-    (:class:`ExampleCount`); ``weighted`` makes them weigh examples by the data's
+    (:class:`~keras_resnets.layers.ExampleCount`); ``weighted`` makes them weigh examples by the data's
     sample weights (Keras's ``weighted_metrics``). The loss and ``xent`` take logits
     where the model emits them (:func:`emits_logits`).
 
