@@ -45,6 +45,7 @@ BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "poo
                    "classifier_activation", "name", "drop_path_rate", "features_only",
                    "zero_init_residual")
 DEEP_GRAPH_RECURSION_LIMIT = 30_000
+MAX_CLASSES = 1_000_000  # beyond any label set these nets are trained on; 2**40 would not fit
 
 
 @contextlib.contextmanager
@@ -335,9 +336,9 @@ def validate_build_arguments(spec, *, include_top, weights, pooling, classes, in
 
     C.check_bool("include_top", include_top)
     C.check_bool("features_only", features_only)
-    if not C.is_int(classes) or classes < 1:
-        raise ValueError(f"classes must be a positive integer; got {classes!r} (e.g. "
-                         "classes=10 for CIFAR-10, 1000 for ImageNet)")
+    if not C.is_int(classes) or not 1 <= classes <= MAX_CLASSES:
+        raise ValueError(f"classes must be an integer from 1 to {MAX_CLASSES:,}; got "
+                         f"{classes!r} (e.g. classes=10 for CIFAR-10, 1000 for ImageNet)")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max'; got {pooling!r}")
     C.check_activation("classifier_activation", classifier_activation)
@@ -348,7 +349,20 @@ def validate_build_arguments(spec, *, include_top, weights, pooling, classes, in
         raise ValueError(f"input_shape {tuple(input_shape)} is too small for {spec.name}: it "
                          f"downsamples by {spec.min_input_size}, so height and width must be at "
                          f"least {spec.min_input_size}")
-    W.validate(spec, weights, include_top=include_top, classes=classes)
+    W.validate(spec, weights, include_top=include_top and not features_only, classes=classes)
+
+
+def check_no_head_arguments(features_only, *, pooling, classes, classifier_activation):
+    """``features_only=True`` builds no head: refuse the head's arguments rather than drop
+    them (``include_top`` is not consulted; its default is True)."""
+    given = [f"{name}={value!r}" for name, value, default in (
+        ("pooling", pooling, None), ("classes", classes, None),
+        ("classifier_activation", classifier_activation, "softmax")) if value != default]
+    if features_only is True and given:
+        raise ValueError(f"features_only=True returns the stage outputs with no pooling or "
+                         f"classifier, so {', '.join(given)} would be ignored; drop "
+                         f"{'it' if len(given) == 1 else 'them'}, or pass include_top=False "
+                         f"with pooling='avg' for pooled features")
 
 
 def _input_shape(spec, input_tensor, input_shape):
@@ -367,6 +381,8 @@ def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_s
     """Resolve the defaults once, check every argument and count the network: returns
     ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built."""
     C.check_channels_last()
+    check_no_head_arguments(features_only, pooling=pooling, classes=classes,
+                            classifier_activation=classifier_activation)
     classes = spec.default_classes if classes is None else classes
     input_shape = _input_shape(spec, input_tensor, input_shape)
     validate_build_arguments(spec, include_top=include_top, weights=weights, pooling=pooling,
@@ -377,7 +393,8 @@ def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_s
     if zero_init_residual is not None:
         spec = spec.with_zero_init_residual(C.check_bool("zero_init_residual",
                                                          zero_init_residual))
-    forward_kwargs = dict(include_top=include_top, pooling=pooling, classes=classes,
+    forward_kwargs = dict(include_top=include_top and not features_only, pooling=pooling,
+                          classes=classes,
                           classifier_activation=classifier_activation,
                           features_only=features_only, drop_path_rate=drop_path_rate)
     # shape and option checks of the whole network, before any layer exists
