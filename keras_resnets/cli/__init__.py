@@ -32,6 +32,7 @@ COMMANDS = {
 }
 # The commands that run on plain Python; the others import TensorFlow, quietly unless --verbose.
 PLAIN_PYTHON = ("list", "info")
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, as `seq 100 | head -1` ends its writer
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -114,6 +115,9 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `keras-resnets list | head -1`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return BROKEN_PIPE_EXIT
     except (ValueError, TypeError) as error:  # our checks' messages: one line, exit 2
         from keras_resnets.cli.words import command_line_words
 

@@ -32,6 +32,7 @@ from keras_resnets.tuning.results import (
 )
 from keras_resnets.tuning.tuner import (
     BudgetedTuner,
+    check_objective,
     check_oracle,
     distribution_env,
     environment,
@@ -89,6 +90,7 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
     oracle="grid", max_trials=2, epochs=1, recipe="fast", directory="runs/tiny")``.
     """
     check_oracle(oracle)
+    check_objective(objective)
     epochs = check_int("epochs", epochs, 1, "1, 15")
     check_int("max_trials", max_trials, 1, "3, 20")
     train_samples = check_int("train_samples", train_samples, 1, "256", allow_none=True)

@@ -66,6 +66,11 @@ def validate(spec, weights, *, include_top, classes):
     if weights is None:
         return
     if isinstance(weights, str) and (weights == "imagenet" or catalogue.is_tag(weights)):
+        if weights == "imagenet" and spec.keras_weights is None and spec.name in IMAGENET:
+            raise ValueError(
+                f"weights='imagenet': Keras's {spec.name} file fits {spec.name} with its default "
+                f"options only, and this one is built with other options (such as width, "
+                f"se_ratio or padding='torch'); drop them, or use weights=None")
         if weights == "imagenet" and spec.keras_weights not in IMAGENET:
             raise ValueError(
                 f"weights='imagenet': no published ImageNet weights for {spec.name!r}; models "
