@@ -443,7 +443,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert not (run_dir / "metrics.json").exists()
     done = json.loads(backup.read_text())["epoch"]  # completed epochs at the kill
     rows_before = json.loads(history.read_text())
-    assert 2 <= done < epochs and [r["epoch"] for r in rows_before][:done] == list(range(done))
+    assert 2 <= done < epochs and [r["epoch"] for r in rows_before][:done] == list(range(1, done + 1))
 
     second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
@@ -451,7 +451,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert f"epoch {done + 1}/{epochs}" in printed
     assert not any(f"epoch {k}/{epochs}" in printed for k in range(1, done + 1))
     rows = json.loads(history.read_text())
-    assert [r["epoch"] for r in rows] == list(range(epochs))
+    assert [r["epoch"] for r in rows] == list(range(1, epochs + 1))  # counted from 1
     assert rows[:done] == rows_before[:done]  # the first run's epochs are kept as they were
     csv_rows = (run_dir / "history.csv").read_text().splitlines()[1:]
     assert [line.split(",")[0] for line in csv_rows] == [str(k) for k in range(epochs)]

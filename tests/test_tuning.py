@@ -331,7 +331,7 @@ def _check_search(result, directory, built, n_trials):
     assert built, "the search built models"
     for r in rows:
         assert r["params"] in (77_850, 175_066) and r["macs"] > 0
-        assert 0 <= r["val_accuracy"] <= 1 and r["val_loss"] > 0 and r["wall_time_s"] > 0
+        assert 0 <= r["val_accuracy"] <= 1 and r["val_xent"] > 0 and r["wall_time_s"] > 0
     assert os.path.exists(os.path.join(directory, "results.csv"))
     assert os.path.getsize(os.path.join(directory, "results.png")) > 1000
     return rows
@@ -361,7 +361,7 @@ def test_grid_search_results_table_figure_and_best_model(tmp_path, built, monkey
     assert [r["config"] for r in rows] == ["wrn-10-1", "wrn-16-1"]
     lines = result.csv.strip().splitlines()
     assert lines[0] == ("trial,status,config,depth,width,params,macs,epochs,val_accuracy,"
-                        "val_loss,wall_time_s")
+                        "val_xent,wall_time_s")
     assert lines[1].startswith("0,COMPLETED,wrn-10-1,10,1,77850,12501632,1,")
     with open(directory / "results.csv") as f:
         assert f.read() == result.csv

@@ -17,6 +17,7 @@ import os
 import time
 
 from keras_resnets.cli import command_parser
+from keras_resnets.cli.words import counted
 
 DEMO_MODEL = "wrn-10-2"
 DEMO_EPOCHS = 20  # 99.7% on the 360 test images; 12 epochs gave 98.3%
@@ -72,7 +73,7 @@ def demo(*, model=DEMO_MODEL, epochs=DEMO_EPOCHS, batch_size=DEMO_BATCH_SIZE,
     summary["wall_time_s"] = round(time.perf_counter() - start, 1)
     write_json(os.path.join(run_dir, "demo.json"), summary)
     errors = round((1 - summary["held_out_accuracy"]) * held_out)
-    print(f"\ndemo: {model}, {epochs} epochs on digits: held-out accuracy "
+    print(f"\ndemo: {model}, {counted(epochs, 'epoch')} on digits: held-out accuracy "
           f"{100 * summary['held_out_accuracy']:.2f}% ({errors} of "
           f"{held_out} wrong), {summary['wall_time_s']:.0f} s in all; "
           f"curves in {os.path.join(run_dir, 'curves.png')}")

@@ -8,19 +8,25 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import json
 
 from keras_resnets.cli import command_parser
+from keras_resnets.cli.words import counted
 
 
 def _model_arg(text):
+    """``KEY=VALUE``, the value read as JSON (``false``, ``null``, ``[1, 2]``), else as a
+    Python literal (``False``, ``None``, ``(1, 2)``), else as a string."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ValueError(f"--model-arg must be KEY=VALUE (e.g. drop_path_rate=0.1); got {text!r}")
-    try:
-        return key.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return key.replace("-", "_"), value
+    for read in (json.loads, ast.literal_eval):
+        try:
+            return key.replace("-", "_"), read(value)
+        except (ValueError, TypeError, SyntaxError):  # JSONDecodeError is a ValueError
+            pass
+    return key.replace("-", "_"), value
 
 
 def add_parser(subparsers, name, summary):
@@ -117,7 +123,7 @@ def train_command(args):
           f"{'-' if best is None else f'{100 * best:.2f}%'} (epoch {metrics['best_epoch']}, "
           f"best.keras); held-out {metrics['test_split']} accuracy "
           f"{100 * metrics['test_accuracy']:.2f}%, loss {metrics['test_loss']:.4f} "
-          f"after {metrics['epochs']} epochs ({metrics['wall_time_s']:.0f} s); "
+          f"after {counted(metrics['epochs'], 'epoch')} ({metrics['wall_time_s']:.0f} s); "
           f"run directory {result.run_dir}")
     return 0
 

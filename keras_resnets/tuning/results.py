@@ -28,7 +28,7 @@ from keras_resnets.tuning.tuner import DEFINITION_FILE, read_definition
 RESULTS_FILE = "results.csv"
 BEST_MODEL_FILE = "best_model.keras"
 RESULT_COLUMNS = ("trial", "status", "config", "depth", "width", "cardinality", "params",
-                  "macs", "epochs", "val_accuracy", "val_loss", "wall_time_s")
+                  "macs", "epochs", "val_accuracy", "val_xent", "wall_time_s")
 
 
 def _project_dir(source) -> str:
@@ -86,8 +86,7 @@ def trial_results(source) -> list[dict]:
             "cardinality": config.get("cardinality"), "params": config.get("params"),
             "macs": config.get("macs"), "epochs": None if epochs is None else int(epochs),
             "val_accuracy": metric("val_accuracy"),
-            "val_loss": metric("val_xent") if trial.metrics.exists("val_xent")
-            else metric("val_loss"),
+            "val_xent": metric("val_xent"),  # the cross-entropy; val_loss adds the L2 penalty
             "wall_time_s": metric("wall_time"),
         })
     return rows
@@ -136,6 +135,7 @@ def plot_results(rows, path, *, title=None, width_name="width", band=None):
     Example: ``plot_results(rows, "results.png", band=(1_350_000, 1_500_000))``.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     done = [r for r in rows if r["status"] == TrialStatus.COMPLETED
             and r["val_accuracy"] is not None]
@@ -145,10 +145,16 @@ def plot_results(rows, path, *, title=None, width_name="width", band=None):
         right.axvspan(band[0], band[1], color="0.92", zorder=0, label="budget band")
     if done:
         widths = [float(r["width"]) for r in done]
-        style = dict(c=widths, cmap="viridis", s=60, edgecolors="black", zorder=2)
+        # one colour scale for both panels; a bar only when the widths differ
+        style = dict(c=widths, cmap="viridis", vmin=min(widths), vmax=max(widths), s=60,
+                     edgecolors="black", zorder=2)
         points = left.scatter([r["depth"] for r in done], [r["val_accuracy"] for r in done],
                               **style)
-        figure.colorbar(points, ax=left, label=width_name)
+        if len(set(widths)) > 1:
+            figure.colorbar(points, ax=left, label=width_name)
+        else:
+            left.set_title(f"{width_name} = {registry.format_number(widths[0])}", loc="right",
+                           fontsize=9)
         right.scatter([r["params"] for r in done], [r["val_accuracy"] for r in done], **style)
         front = pareto_front(done)
         xs, ys = [r["params"] for r in front], [r["val_accuracy"] for r in front]
@@ -162,6 +168,7 @@ def plot_results(rows, path, *, title=None, width_name="width", band=None):
     else:
         left.text(0.5, 0.5, "no completed trial", ha="center", transform=left.transAxes)
     left.set(xlabel="depth", ylabel="validation accuracy", title="accuracy against depth")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.set(xlabel="trainable parameters", ylabel="validation accuracy",
               title="accuracy against parameters")
     if title:
@@ -209,7 +216,7 @@ def format_results(rows, family=None) -> str:
             return "-"
         if column in ("params", "macs"):
             return f"{int(value):,}"
-        if column in ("val_accuracy", "val_loss"):
+        if column in ("val_accuracy", "val_xent"):
             return f"{value:.4f}"
         if column == "wall_time_s":
             return f"{value:.1f}"

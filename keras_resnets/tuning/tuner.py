@@ -242,9 +242,8 @@ class BudgetedTuner(_compat.DeclaredSpace, keras_tuner.Tuner):
             return
         number = int(trial.trial_id) + 1 if trial.trial_id.isdigit() else trial.trial_id
         total = self.oracle.max_trials
-        shown = "  ".join(f"{label} {metrics[name]:.4f}" for name, label in
-                          (("val_accuracy", "val_accuracy"), ("val_xent", "val_loss"))
-                          if name in metrics)
+        shown = "  ".join(f"{name} {metrics[name]:.4f}" for name in ("val_accuracy", "val_xent")
+                          if name in metrics)  # val_xent: val_loss without the L2 penalty
         print(f"[tune] trial {number}{f'/{total}' if total else ''} {config.key}: params "
               f"{config.params:,}  MACs {format_count(config.macs)}  {shown}  "
               f"{metrics['wall_time']:.1f} s  ({trial.status})", flush=True)
