@@ -48,7 +48,8 @@ def add_parser(subparsers, name, summary):
     parser.add_argument("model", help="a registry name, e.g. wrn-28-10, resnet56, wrn-10-2")
     parser.add_argument("--dataset", default="digits",
                         help="digits (offline), cifar10, cifar100, svhn_cropped or any tfds "
-                        "image classification name")
+                        "image classification name (downloaded on first use; offline, pass "
+                        "--no-download and --data-dir)")
     parser.add_argument("--recipe", default="fast", choices=list_recipes(),
                         help="training recipe (`docs/training.md` describes each)")
     parser.add_argument("--epochs", type=int,
@@ -95,7 +96,8 @@ def add_parser(subparsers, name, summary):
     parser.add_argument("--data-dir", help="tensorflow-datasets directory, e.g. a local copy "
                         "on offline machines (default: tensorflow-datasets' own)")
     parser.add_argument("--no-download", dest="download", action="store_false",
-                        help="read --data-dir only, never download")
+                        help="read --data-dir only, never download (offline machines: a "
+                        "missing dataset is refused at once)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the weights, the shuffling and the augmentation")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run")
