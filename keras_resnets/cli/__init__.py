@@ -15,9 +15,12 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import re
 import sys
+import tempfile
 import textwrap
 
 from keras_resnets import __version__
@@ -101,6 +104,35 @@ def import_tensorflow_quietly():
         os.close(devnull)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+# Status lines that native code writes straight to descriptor 2, past every log level: the
+# TFLite converter's quantizer summary and LiteRT's delegate notice.
+NATIVE_NOISE = re.compile(r"(fully_quantize: \d|INFO: Created TensorFlow Lite .*delegate)")
+
+
+@contextlib.contextmanager
+def native_noise_filtered(enabled=True):
+    """Standard error (descriptor 2) goes to a temporary file while the block runs, and is
+    then written out less the lines :data:`NATIVE_NOISE` matches (``enabled=False``, as
+    for ``--verbose``: unchanged). Python's own messages and tracebacks still show."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not NATIVE_NOISE.match(line)))
+            sys.stderr.flush()
 
 
 def main(argv=None) -> int:
