@@ -90,6 +90,10 @@ def validate(spec, weights, *, include_top, classes):
                          f"'torchvision/imagenet1k_v1', a URL or the path of an existing weights "
                          f"file (.weights.h5, .h5, .keras or a PyTorch .safetensors); "
                          f"got {weights!r}")
+    if _is_torch_file(weights):
+        from keras_resnets.weights import torch_import
+
+        torch_import.check_build_options(spec, weights)
 
 
 def file_parameter_count(path) -> int | None:
@@ -161,6 +165,7 @@ def load(model, spec, weights, *, include_top):
     if _is_torch_file(weights):
         from keras_resnets.weights import torch_import
 
+        torch_import.check_build_options(spec, weights)  # again: a URL's file is here now
         torch_import.load(model, weights)
         return
     try:
