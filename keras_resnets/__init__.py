@@ -40,7 +40,8 @@ _FAMILY_EXPORTS = {
 # public name -> the module that defines it
 _EXPORTS = {name: f"models.{module}" for module, names in _FAMILY_EXPORTS.items()
             for name in names}
-_EXPORTS.update({"build_model": "engine", "load_model": "saving"})
+_EXPORTS.update({"build_model": "engine", "deep_graph_recursion": "engine",
+                 "load_model": "saving"})
 _EXPORTS.update(dict.fromkeys(("preprocess_input", "decode_predictions"),
                               "weights.preprocessing"))
 _EXPORTS.update(dict.fromkeys(("create_model", "list_models", "count_params", "count_macs",
