@@ -186,7 +186,7 @@ def test_run_directory_is_complete(finished_run):
     header = lines[0].split(",")
     assert header[:2] == ["epoch", "lr"] and header[-1] == "time_s"
     assert {"loss", "accuracy", "xent", "val_loss", "val_accuracy", "val_xent"} <= set(header)
-    assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]  # epochs counted from 1
     expected_lr = training.get_recipe("fast").learning_rates(2, 10)
     np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], expected_lr,
                                rtol=1e-6)
@@ -501,7 +501,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert [r["epoch"] for r in rows] == list(range(1, epochs + 1))  # counted from 1
     assert rows[:done] == rows_before[:done]  # the first run's epochs are kept as they were
     csv_rows = (run_dir / "history.csv").read_text().splitlines()[1:]
-    assert [line.split(",")[0] for line in csv_rows] == [str(k) for k in range(epochs)]
+    assert [line.split(",")[0] for line in csv_rows] == [str(k) for k in range(1, epochs + 1)]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs_recorded"] == epochs
     assert (run_dir / "last.keras").exists() and not (run_dir / "backup").exists()
