@@ -16,47 +16,43 @@ use them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
 
 __version__ = "0.1.0"
 
-_FAMILY_EXPORTS = {
-    "cliquenet": ("CliqueNet", "CliqueNetFromLayout", "CliqueNetS0", "CliqueNetS1",
-                  "CliqueNetS2", "CliqueNetS3"),
-    "deeplab": ("DeepLabV3",),
-    "densenet": ("DenseNet", "DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201",
-                 "DenseNet264"),
-    "inception_v3": ("InceptionV3",),
-    "mobilenet_v2": ("MobileNetV2",),
-    "resnet": ("ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
-               "ResNet200", "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2",
-               "ResNet152V2", "ResNet200V2"),
-    "resnext": ("ResNeXt", "ResNeXt29", "ResNeXt50", "ResNeXt101"),
-    "wide_resnet": ("WideResNet", "WideResNet50_2", "WideResNet101_2"),
-    "xception": ("Xception",),
-}
-# public name -> the module that defines it
-_EXPORTS = {name: f"models.{module}" for module, names in _FAMILY_EXPORTS.items()
-            for name in names}
-_EXPORTS.update({"build_model": "engine", "deep_graph_recursion": "engine",
-                 "load_model": "saving"})
+# public name -> the module that defines it (the families' builders: their ``__all__``)
+_EXPORTS = {"build_model": "builder", "deep_graph_recursion": "engine",
+            "load_model": "saving"}
 _EXPORTS.update(dict.fromkeys(("preprocess_input", "decode_predictions"),
                               "weights.preprocessing"))
 _EXPORTS.update(dict.fromkeys(("create_model", "list_models", "count_params", "count_macs",
                                "get_spec", "model_info"), "registry"))
-_SUBMODULES = ("blocks", "layers", "engine", "registry", "primitives", "models", "weights",
-               "saving", "data", "export", "training", "tuning", "cli")
+_SUBMODULES = ("blocks", "layers", "engine", "families", "builder", "registry", "primitives",
+               "models", "weights", "saving", "data", "datasets", "normalization", "export",
+               "tflite_check", "examples_data", "training", "tuning", "cli")
 
-__all__ = list(_EXPORTS)
+
+@functools.cache
+def _exports() -> dict[str, str]:
+    """Every public name -> its module; reading it imports the family modules (plain
+    Python: no Keras, no TensorFlow)."""
+    models = importlib.import_module("keras_resnets.models")
+    table = {name: module.__name__ for module in models.FAMILY_MODULES
+             for name in module.__all__}
+    table.update({name: f"keras_resnets.{module}" for name, module in _EXPORTS.items()})
+    return table
 
 
 def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"keras_resnets.{_EXPORTS[name]}"), name)
-    elif name in _SUBMODULES:
+    if name in _SUBMODULES:
         value = importlib.import_module(f"keras_resnets.{name}")
+    elif name == "__all__":
+        value = list(_exports())
+    elif not name.startswith("_") and name in _exports():  # "_checks": the import system's
+        value = getattr(importlib.import_module(_exports()[name]), name)
     else:
         raise AttributeError(f"module 'keras_resnets' has no attribute {name!r}")
     globals()[name] = value
@@ -64,7 +60,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_exports()) | set(_SUBMODULES))
 
 
 class _RegisterLayersAfterKeras:

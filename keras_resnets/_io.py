@@ -2,7 +2,8 @@
 
 A reader (or a run restarted after SIGKILL) sees the old file or the new one, never
 half of one: every write goes to a temporary file beside the target, then
-``os.replace`` moves it into place.
+``os.replace`` moves it into place. A write that finds its file system full raises a
+:class:`DiskFullError` naming the file, and leaves the old file as it was.
 
 Example::
 
@@ -13,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -20,12 +22,39 @@ import tempfile
 
 TEMP_PREFIX = "."
 TEMP_MARK = ".partial-"
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # no space, over quota, file too large
 
 
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+class DiskFullError(OSError, ValueError):
+    """A file could not be written for want of space; the message names it. A
+    ``ValueError`` too, so the command line reports it in one line (exit status 2)."""
+
+
+def _disk_full(path, number, detail="") -> DiskFullError:
+    error = DiskFullError(f"{path} could not be written: {os.strerror(number)}{detail}; "
+                          f"free space on that file system and run again (what was written "
+                          f"before is intact: a training run resumes at its last completed "
+                          f"epoch)")
+    error.errno = number
+    return error
+
+
+def check_space(path, needed) -> None:
+    """Raise a :class:`DiskFullError` naming ``path`` if its file system has fewer than
+    ``needed`` bytes free: for writers that crash on a full disk instead of raising (an
+    HDF5 file that fails to write is flushed again at exit, and the process dies).
+
+    Example: ``check_space("runs/r1/backup/epoch-1.weights.h5", 2_000_000)``.
+    """
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    if free < needed:
+        raise _disk_full(path, errno.ENOSPC, f" ({needed:,} bytes needed, {free:,} free)")
 
 
 def atomic_write(path, write) -> None:
@@ -46,9 +75,11 @@ def atomic_write(path, write) -> None:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(error, OSError) and error.errno in FULL:
+            raise _disk_full(path, error.errno) from None
         raise
 
 

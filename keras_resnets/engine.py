@@ -18,9 +18,9 @@ counting probe (see :mod:`keras_resnets.primitives`), so counts cannot drift fro
 
 Example::
 
-    spec = ResidualSpec(name="tiny", block="basic", stem="cifar", stem_filters=16,
-                        stages=(Stage(2, 16, 1), Stage(2, 32, 2)),
-                        default_input_shape=(32, 32, 3), default_classes=10)
+    spec = NetworkSpec.residual(name="tiny", block="basic", stem="cifar", stem_filters=16,
+                                stages=(Stage(2, 16, 1), Stage(2, 32, 2)),
+                                default_input_shape=(32, 32, 3), default_classes=10)
     model = build_model(spec)
     count(spec).trainable == model.count_params() - 2 * 4 * 16   # BN statistics aside
 """
@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import inspect
 import math
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from keras_resnets import _checks as C
 from keras_resnets import blocks as B
@@ -41,9 +43,6 @@ from keras_resnets import primitives as P
 if TYPE_CHECKING:  # Keras is imported where a model is built, not at import
     import keras
 
-BUILD_ARGUMENTS = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
-                   "classifier_activation", "name", "drop_path_rate", "features_only",
-                   "zero_init_residual")
 DEEP_GRAPH_RECURSION_LIMIT = 30_000
 MAX_CLASSES = 1_000_000  # beyond any label set these nets are trained on; 2**40 would not fit
 
@@ -63,6 +62,20 @@ def deep_graph_recursion():
         sys.setrecursionlimit(old)
 
 
+class Options(Protocol):
+    """A block kind's typed options: a frozen dataclass (``BottleneckOptions(groups=32)``)."""
+
+    __dataclass_fields__: ClassVar[dict]
+
+
+class Head(Protocol):
+    """What follows the stages: called with the spec, the input, the stage outputs and the
+    last tensor, it returns the model's outputs (:class:`ClassifierHead`)."""
+
+    def __call__(self, spec: NetworkSpec, inputs, features: dict, last, *, include_top: bool,
+                 pooling: str | None, classes: int, classifier_activation): ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Stage:
     """``blocks`` blocks of ``kind`` with ``filters`` channels; the stage shrinks the
@@ -78,11 +91,11 @@ class Stage:
     """
 
     blocks: int
-    filters: Any
+    filters: int | tuple[int, ...] | None  # None: the kind keeps its input's channels
     stride: int = 2
     dilation: int = 1
-    kind: Any = None
-    options: Any = None
+    kind: str | B.BlockKind | Callable[..., object] | None = None
+    options: Options | Mapping[str, object] | None = None
     name: str = "conv{stage}_block{block}"
 
 
@@ -94,7 +107,7 @@ class Stem:
     none) and the max-pool's layer name."""
 
     kind: str = "imagenet"
-    filters: Any = 64
+    filters: int | tuple[int, ...] = 64
     batch_norm: bool = True
     pool_name: str = "pool1_pool"
 
@@ -127,17 +140,42 @@ class NetworkSpec:
     """
 
     name: str
-    stages: tuple
+    stages: tuple[Stage, ...]
     stem: Stem = Stem()
-    block: Any = None
-    block_options: Any = None
-    head: Any = ClassifierHead()
+    block: str | B.BlockKind | Callable[..., object] | None = None
+    block_options: Options | Mapping[str, object] | None = None
+    head: Head = ClassifierHead()
     style: B.Style = B.DEFAULT_STYLE
     stride_at_end: bool = False
     output_stride: int | None = None
-    default_input_shape: tuple = (224, 224, 3)
+    default_input_shape: tuple[int | None, int | None, int] = (224, 224, 3)
     default_classes: int = 1000
     keras_weights: str | None = None
+
+    @classmethod
+    def residual(cls, *, name, block, stages, stem="imagenet", stem_filters=64, preact=False,
+                 style=B.DEFAULT_STYLE, shortcut="B", stride_at_end=False, block_options=None,
+                 se_ratio=0.0, default_input_shape=(224, 224, 3), default_classes=1000,
+                 keras_weights=None) -> NetworkSpec:
+        """A residual network's spec: ``stem`` (``"imagenet"`` or ``"cifar"``) -> ``stages``
+        of ``block`` (a name of :data:`keras_resnets.blocks.BLOCK_KINDS` or a block
+        function) -> a final BN-ReLU when ``preact`` -> the classifier.
+
+        ``shortcut``, ``se_ratio`` and ``block_options`` (a mapping of the kind's other
+        options) become the block kind's typed options.
+        """
+        options = dict(block_options or {}, shortcut=shortcut)
+        if se_ratio:
+            options["se_ratio"] = se_ratio
+        kind = block_kind(block)
+        typed = kind.options(**options) if kind.options is not None else options
+        stages = tuple(stages)
+        if preact:
+            stages += (Stage(1, None, 1, kind="final_bn_relu", options={}, name="post"),)
+        return cls(name=name, stages=stages, stem=Stem(stem, stem_filters, not preact),
+                   block=block, block_options=typed, style=style,
+                   stride_at_end=stride_at_end, default_input_shape=default_input_shape,
+                   default_classes=default_classes, keras_weights=keras_weights)
 
     @property
     def stem_reduction(self) -> int:
@@ -147,11 +185,6 @@ class NetworkSpec:
     def reduction(self) -> int:
         """How much the whole network shrinks its input (without output stride)."""
         return self.stem_reduction * math.prod(stage.stride for stage in self.stages)
-
-    @property
-    def min_input_size(self) -> int:
-        """Smallest height and width the network accepts (its total downsampling)."""
-        return self.reduction
 
     @property
     def num_blocks(self) -> int:
@@ -190,31 +223,6 @@ class NetworkSpec:
             stages=tuple(dataclasses.replace(s, options=swap(s.options)) for s in self.stages))
 
 
-def ResidualSpec(*, name, block, stages, stem="imagenet", stem_filters=64, preact=False,
-                 style=B.DEFAULT_STYLE, shortcut="B", stride_at_end=False, block_options=None,
-                 se_ratio=0.0, default_input_shape=(224, 224, 3), default_classes=1000,
-                 keras_weights=None) -> NetworkSpec:
-    """A residual network's spec: ``stem`` (``"imagenet"`` or ``"cifar"``) -> ``stages`` of
-    ``block`` (a name of :data:`keras_resnets.blocks.BLOCK_KINDS` or a block function) ->
-    a final BN-ReLU when ``preact`` -> the classifier.
-
-    ``shortcut``, ``se_ratio`` and ``block_options`` (a mapping of the kind's other
-    options) become the block kind's typed options.
-    """
-    options = dict(block_options or {}, shortcut=shortcut)
-    if se_ratio:
-        options["se_ratio"] = se_ratio
-    kind = block_kind(block)
-    typed = kind.options(**options) if kind.options is not None else options
-    stages = tuple(stages)
-    if preact:
-        stages += (Stage(1, None, 1, kind="bn_relu", options={}, name="post"),)
-    return NetworkSpec(name=name, stages=stages, stem=Stem(stem, stem_filters, not preact),
-                       block=block, block_options=typed, style=style,
-                       stride_at_end=stride_at_end, default_input_shape=default_input_shape,
-                       default_classes=default_classes, keras_weights=keras_weights)
-
-
 def block_kind(kind) -> B.BlockKind:
     """The :class:`~keras_resnets.blocks.BlockKind` of a name, kind or block function."""
     if isinstance(kind, B.BlockKind):
@@ -244,12 +252,12 @@ def _option_kwargs(options) -> dict:
 class _Levels:
     """The stage outputs: the last map (or block feature) at each reduction."""
 
-    shift: int
+    level_offset: int  # 2 where the stem keeps full resolution: its first stage is C2
     outputs: dict = dataclasses.field(default_factory=dict)
     info: list = dataclasses.field(default_factory=list)
 
     def record(self, reduction, feature):
-        level = round(math.log2(reduction)) + self.shift
+        level = round(math.log2(reduction)) + self.level_offset
         if level >= 2 and f"C{level}" not in self.outputs:
             self.outputs[f"C{level}"] = feature
             self.info.append({"name": f"C{level}", "channels": B.channels(feature),
@@ -271,35 +279,73 @@ def check_drop_path(spec, drop_path_rate):
                          f"branches to drop; got {drop_path_rate!r}. Use dropout_rate instead")
 
 
+@functools.cache
+def _parameters(build) -> frozenset[str] | None:
+    """The keyword arguments a block function takes (None: any, it has ``**kwargs``)."""
+    parameters = inspect.signature(build).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters)
+
+
+def _taken(kind, **arguments) -> dict:
+    """Of the engine's ``stride``, ``dilation`` and ``drop_rate``, those ``kind`` takes
+    (a pointwise kind takes no dilation: the one the output stride adds means nothing to
+    it; what a stage asks of a kind is checked by :func:`_check_stage_arguments`)."""
+    taken = _parameters(kind.build)
+    return {k: v for k, v in arguments.items() if taken is None or k in taken}
+
+
+def _check_stage_arguments(kind, stage):
+    """Refuse a stride or dilation that ``stage`` asks of a kind that cannot apply it."""
+    taken = _parameters(kind.build)
+    stride = kind.stride if kind.stride is not None else 1
+    if stage.stride != stride and (kind.stride is not None
+                                   or (taken is not None and "stride" not in taken)):
+        raise ValueError(f"stage {stage.name!r}: block kind {kind.name!r} always strides by "
+                         f"{stride}; got stride={stage.stride} (e.g. Stage({stage.blocks}, "
+                         f"{stage.filters!r}, {stride}, kind={kind.name!r}))")
+    if stage.dilation != 1 and taken is not None and "dilation" not in taken:
+        raise ValueError(f"stage {stage.name!r}: block kind {kind.name!r} cannot dilate; got "
+                         f"dilation={stage.dilation} (use a convolutional kind such as "
+                         "'bottleneck')")
+
+
 def run_stages(spec, x, *, drop_path_rate=0.0):
     """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``."""
     x = B.STEMS[spec.stem.kind].build(x, spec.stem, style=spec.style)
-    reduction = actual = spec.stem_reduction
-    levels = _Levels(shift=2 if reduction == 1 else 0)
-    feature, gain, index, dropped = x, 1, 0, 0
+    # reduction: as the strides ask; strided: as applied, capped at the output stride
+    reduction = strided = spec.stem_reduction
+    levels = _Levels(level_offset=2 if reduction == 1 else 0)
+    # dilation_gain: the strides given up for the output stride; droppable_before: blocks
+    # with a residual branch so far (the drop-path schedule's position)
+    feature, dilation_gain, index, droppable_before = x, 1, 0, 0
     last_droppable = max(_droppable(spec) - 1, 1)
     for number, stage in enumerate(spec.stages, 2):
         kind = block_kind(stage.kind or spec.block)
         options = _option_kwargs(stage.options if stage.options is not None
                                  else spec.block_options)
         strided_block = stage.blocks - 1 if spec.stride_at_end else 0
+        _check_stage_arguments(kind, stage)
         for j in range(stage.blocks):
             stride = stage.stride if j == strided_block else 1
             if stride > 1:
                 levels.record(reduction, feature)
                 reduction *= stride
-                if spec.output_stride and actual * stride > spec.output_stride:
-                    gain, stride = gain * stride, 1
+                if spec.output_stride and strided * stride > spec.output_stride:
+                    dilation_gain, stride = dilation_gain * stride, 1
                 else:
-                    actual *= stride
-            rate = drop_path_rate * dropped / last_droppable if kind.drop_path else 0.0
-            out = kind.build(x, stage.filters, stride,
+                    strided *= stride
+            rate = (drop_path_rate * droppable_before / last_droppable if kind.drop_path
+                    else 0.0)
+            out = kind.build(x, stage.filters,
                              name=stage.name.format(stage=number, block=j + 1, index=index),
-                             style=spec.style, dilation=stage.dilation * gain, drop_rate=rate,
+                             style=spec.style, **_taken(kind, stride=stride, drop_rate=rate,
+                                                        dilation=stage.dilation * dilation_gain),
                              **options)
             x, feature = out if isinstance(out, tuple) else (out, out)
             index += 1
-            dropped += kind.drop_path
+            droppable_before += kind.drop_path
     levels.record(reduction, feature)
     return levels.outputs, x, levels.info
 
@@ -328,12 +374,11 @@ def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
     return probe.tally
 
 
-def validate_build_arguments(spec, *, include_top, weights, pooling, classes, input_shape,
+def validate_build_arguments(spec, *, include_top, pooling, classes, input_shape,
                              drop_path_rate, classifier_activation="softmax",
                              features_only=False, name=None):
-    """Check the keras.applications arguments before any layer is built or counted."""
-    from keras_resnets import weights as W
-
+    """Check the keras.applications arguments before any layer is built or counted
+    (``weights`` are resolved above the engine, in :mod:`keras_resnets.builder`)."""
     C.check_bool("include_top", include_top)
     C.check_bool("features_only", features_only)
     if not C.is_int(classes) or not 1 <= classes <= MAX_CLASSES:
@@ -345,11 +390,10 @@ def validate_build_arguments(spec, *, include_top, weights, pooling, classes, in
     if name is not None:
         C.check_name("name", name, "name='my_resnet'")
     check_drop_path(spec, drop_path_rate)
-    if any(size is not None and size < spec.min_input_size for size in input_shape[:2]):
+    if any(size is not None and size < spec.reduction for size in input_shape[:2]):
         raise ValueError(f"input_shape {tuple(input_shape)} is too small for {spec.name}: it "
-                         f"downsamples by {spec.min_input_size}, so height and width must be at "
-                         f"least {spec.min_input_size}")
-    W.validate(spec, weights, include_top=include_top and not features_only, classes=classes)
+                         f"downsamples by {spec.reduction}, so height and width must be at "
+                         f"least {spec.reduction}")
 
 
 def check_no_head_arguments(features_only, *, pooling, classes, classifier_activation):
@@ -375,9 +419,9 @@ def _input_shape(spec, input_tensor, input_shape):
     return C.check_input_tensor(input_tensor, input_shape)
 
 
-def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_shape=None,
-             pooling=None, classes=None, classifier_activation="softmax", drop_path_rate=0.0,
-             features_only=False, zero_init_residual=None, name=None):
+def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, pooling=None,
+             classes=None, classifier_activation="softmax", name=None, drop_path_rate=0.0,
+             features_only=False, zero_init_residual=None):
     """Resolve the defaults once, check every argument and count the network: returns
     ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built."""
     C.check_channels_last()
@@ -385,7 +429,7 @@ def _prepare(spec, *, include_top=True, weights=None, input_tensor=None, input_s
                             classifier_activation=classifier_activation)
     classes = spec.default_classes if classes is None else classes
     input_shape = _input_shape(spec, input_tensor, input_shape)
-    validate_build_arguments(spec, include_top=include_top, weights=weights, pooling=pooling,
+    validate_build_arguments(spec, include_top=include_top, pooling=pooling,
                              classes=classes, input_shape=input_shape,
                              drop_path_rate=drop_path_rate,
                              classifier_activation=classifier_activation,
@@ -412,11 +456,11 @@ def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
     return tally
 
 
-def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None,
+def build_model(spec: NetworkSpec, *, input_tensor=None, name=None,
                 **build_arguments) -> keras.Model:
-    """Build ``spec`` as a functional ``keras.Model`` (the keras.applications arguments:
-    ``include_top, weights, input_tensor, input_shape, pooling, classes,
-    classifier_activation, name``).
+    """Build ``spec`` as a functional ``keras.Model`` (the keras.applications
+    arguments but ``weights``: ``include_top, input_tensor, input_shape, pooling, classes,
+    classifier_activation, name``; :func:`keras_resnets.build_model` also loads weights).
 
     ``features_only=True`` returns a model whose outputs are the stage outputs, a dict
     ``{"C2": ..., "C5": ...}``, for detection and segmentation heads. ``drop_path_rate``
@@ -427,15 +471,14 @@ def build_model(spec: NetworkSpec, *, name=None, weights=None, input_tensor=None
     """
     import keras  # here, not at the top: counting and the registry run without Keras
 
-    from keras_resnets import weights as W
-
-    spec, input_shape, forward_kwargs, tally = _prepare(
-        spec, weights=weights, input_tensor=input_tensor, name=name, **build_arguments)
-    W.check_file(weights, tally.total, spec.name)
+    spec, input_shape, forward_kwargs, _ = _prepare(
+        spec, input_tensor=input_tensor, name=name, **build_arguments)
     with deep_graph_recursion():
         inputs = input_tensor if input_tensor is not None else keras.Input(input_shape)
         outputs = forward(spec, inputs, **forward_kwargs)
-        model = keras.Model(inputs, outputs, name=name or spec.name)
-        if weights is not None:
-            W.load(model, spec, weights, include_top=forward_kwargs["include_top"])
-    return model
+        return keras.Model(inputs, outputs, name=name or spec.name)
+
+
+BUILD_ARGUMENTS = tuple(inspect.signature(_prepare).parameters)[1:]
+"""The keyword arguments of :func:`build_model` and :func:`count_model` (one source: the
+signature of the function that resolves them)."""

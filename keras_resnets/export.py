@@ -190,12 +190,19 @@ def export_tflite(model, path, quantization=None, *, representative_data=None, i
     return report
 
 
+def _all_layers(layer):
+    """``layer`` and every layer inside it, through the public ``layers`` of models."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _all_layers(inner)
+
+
 def float32_model(model):
     """``model`` itself if it computes in float32, else a float32 rebuild with its weights.
 
     Example: ``float32_model(mixed_float16_model).dtype_policy.name == "float32"``
     """
-    if all(layer.compute_dtype == "float32" for layer in model._flatten_layers()):
+    if all(layer.compute_dtype == "float32" for layer in _all_layers(model)):
         return model
     config = _float32_config(keras.saving.serialize_keras_object(model))
     previous = keras.config.dtype_policy()

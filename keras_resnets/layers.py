@@ -76,6 +76,49 @@ class ChannelPadShortcut(keras.layers.Layer):
         return {**super().get_config(), "out_channels": self.out_channels, "stride": self.stride}
 
 
+# Fewer input channels than this made oneDNN's strided 1x1 filter gradient corrupt the heap
+# (1-15 crashed, 16-29 ran; docs/onednn-crash.md).
+ONEDNN_SAFE_CHANNELS = 16
+
+
+def needs_subsampled_conv(kernel_size, strides, in_channels):
+    """Whether a convolution is built as :class:`SubsampledConv2D`: a strided 1x1 one on
+    fewer than :data:`ONEDNN_SAFE_CHANNELS` input channels (or unknown channels).
+
+    Example: ``needs_subsampled_conv((1, 1), (2, 2), 14)`` is True; with 32 channels, False.
+    """
+    strided_pointwise = tuple(kernel_size) == (1, 1) and tuple(strides) != (1, 1)
+    return strided_pointwise and (in_channels is None or in_channels < ONEDNN_SAFE_CHANNELS)
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class SubsampledConv2D(keras.layers.Conv2D):
+    """A 1x1 ``Conv2D`` with stride s > 1, computed as ``x[:, ::s, ::s]`` then a 1x1
+    stride-1 convolution: the same function, kernel and config as ``Conv2D``.
+
+    TensorFlow's oneDNN kernel for the gradient of a strided 1x1 convolution corrupts
+    the heap when the input has fewer than 16 channels and the batch is odd (the
+    projection shortcut of ``wrn-16-0.9`` on a partial last batch; docs/onednn-crash.md).
+    The stride-1 convolution on the subsampled input does not go through that kernel.
+    The models use it only there (:func:`needs_subsampled_conv`): elsewhere it cost up
+    to 7% more CPU time (``benchmarks/results/subsampled_conv.md``).
+
+    Example::
+
+        y = SubsampledConv2D(29, 1, strides=2)(keras.Input((32, 32, 14)))  # (None, 16, 16, 29)
+    """
+
+    def convolution_op(self, inputs, kernel):
+        rows, cols = self.strides
+        if self.data_format == "channels_first":
+            subsampled = inputs[:, :, ::rows, ::cols]
+        else:
+            subsampled = inputs[:, ::rows, ::cols, :]
+        # A 1x1 kernel never reads padding: "same" and "valid" both keep ceil(size / s).
+        return ops.conv(subsampled, kernel, strides=1, padding="valid",
+                        data_format=self.data_format)
+
+
 @keras.saving.register_keras_serializable(package="keras_resnets")
 class BilinearResize(keras.layers.Layer):
     """Resizes feature maps to a fixed ``size`` (height, width) by bilinear interpolation.

@@ -132,8 +132,15 @@ class Conv(Recipe):
         self.depthwise, self.depth_multiplier = depthwise, depth_multiplier
         self.kernel_initializer, self.dtype = kernel_initializer, dtype
 
-    def make(self):
+    def __call__(self, x, **call_kwargs):
+        if self._layer is None and not is_probe(x):  # the layer depends on the input channels
+            self._layer = self.make(x.shape[-1])
+        return super().__call__(x, **call_kwargs)
+
+    def make(self, in_channels=None):
         import keras
+
+        from keras_resnets import layers as custom_layers
 
         common = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation,
                       use_bias=self.use_bias, activation=self.activation, dtype=self.dtype,
@@ -142,8 +149,11 @@ class Conv(Recipe):
             return keras.layers.DepthwiseConv2D(
                 self.kernel, depth_multiplier=self.depth_multiplier,
                 depthwise_initializer=self.kernel_initializer, **common)
-        return keras.layers.Conv2D(self.filters, self.kernel, groups=self.groups,
-                                   kernel_initializer=self.kernel_initializer, **common)
+        conv = keras.layers.Conv2D
+        if custom_layers.needs_subsampled_conv(self.kernel, self.strides, in_channels):
+            conv = custom_layers.SubsampledConv2D
+        return conv(self.filters, self.kernel, groups=self.groups,
+                    kernel_initializer=self.kernel_initializer, **common)
 
     def out_channels(self, channels):
         return channels * self.depth_multiplier if self.depthwise else self.filters

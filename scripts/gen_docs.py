@@ -22,12 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "docs" / "zoo.md"
 
 # Families in reading order; any family registered later is appended alphabetically.
-FAMILY_ORDER = ("resnet", "preact-resnet", "wide-resnet", "resnext", "densenet", "cliquenet",
-                "mobilenetv2", "xception", "inceptionv3", "deeplabv3")
+FAMILY_ORDER = ("resnet", "resnet-v1.5", "preact-resnet", "wide-resnet", "wide-resnet-imagenet",
+                "resnext", "densenet", "densenet-bc", "densenet-cifar", "cliquenet",
+                "cliquenet-imagenet", "mobilenetv2", "xception", "inceptionv3", "deeplabv3")
 FAMILY_TITLES = {
     "resnet": "ResNet (v1 and v2)", "preact-resnet": "Pre-activation ResNet (CIFAR)",
-    "wide-resnet": "Wide ResNet", "resnext": "ResNeXt", "densenet": "DenseNet",
-    "cliquenet": "CliqueNet", "mobilenetv2": "MobileNetV2", "xception": "Xception",
+    "resnet-v1.5": "ResNet v1.5 (stride in the 3x3, torchvision)",
+    "wide-resnet": "Wide ResNet", "wide-resnet-imagenet": "Wide ResNet (ImageNet bottlenecks)",
+    "resnext": "ResNeXt", "densenet": "DenseNet (ImageNet)", "densenet-bc": "DenseNet-BC (CIFAR)",
+    "densenet-cifar": "DenseNet (CIFAR)", "cliquenet": "CliqueNet (CIFAR)",
+    "cliquenet-imagenet": "CliqueNet (ImageNet)", "mobilenetv2": "MobileNetV2", "xception": "Xception",
     "inceptionv3": "Inception-v3", "deeplabv3": "DeepLabV3",
 }
 FAMILY_NOTES = {
@@ -35,9 +39,12 @@ FAMILY_NOTES = {
               "Identity Mappings in Deep Residual Networks, ECCV 2016 (arXiv:1603.05027).",
 }
 FAMILY_PAGES = {
-    "resnet": "families/residual.md", "preact-resnet": "families/residual.md",
-    "wide-resnet": "families/residual.md", "resnext": "families/residual.md",
-    "densenet": "families/densenet.md", "cliquenet": "families/cliquenet.md",
+    "resnet": "families/residual.md", "resnet-v1.5": "families/residual.md",
+    "preact-resnet": "families/residual.md", "wide-resnet": "families/residual.md",
+    "wide-resnet-imagenet": "families/residual.md", "resnext": "families/residual.md",
+    "densenet": "families/densenet.md", "densenet-bc": "families/densenet.md",
+    "densenet-cifar": "families/densenet.md", "cliquenet": "families/cliquenet.md",
+    "cliquenet-imagenet": "families/cliquenet.md",
     "mobilenetv2": "families/mobilenet_xception_inception.md",
     "xception": "families/mobilenet_xception_inception.md",
     "inceptionv3": "families/mobilenet_xception_inception.md",

@@ -10,6 +10,7 @@ import pytest
 import keras_resnets
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
+from keras_resnets.engine import NetworkSpec, Stage, Stem
 
 
 def tally(fn, shape):
@@ -263,3 +264,20 @@ def test_cifar_resnet_with_zoo_blocks(options):
         assert "conv2_block1_expand" in names
     if options.get("se_ratio"):
         assert "conv4_block3_se_scale" in names
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize(("stage", "message"), [
+    (Stage(2, 12, 2, kind="dense_layer"), r"'dense_layer' always strides by 1; got stride=2"),
+    (Stage(1, None, 1, kind="transition"), r"'transition' always strides by 2; got stride=1"),
+    (Stage(1, 12, 2, kind="transition"), r"'transition' sets its own width: .* got 12"),
+    (Stage(1, 16, 1, dilation=2, kind="pool"), r"'pool' cannot dilate; got dilation=2"),
+    (Stage(1, 8, 1, kind="final_bn_relu"), r"'final_bn_relu' sets its own width"),
+])
+def test_a_block_kind_refuses_what_it_cannot_take(stage, message):
+    spec = NetworkSpec(name="probe", stem=Stem("cifar", 16),
+                       stages=(Stage(1, 16, 1, kind="dense_layer",
+                                     options=B.DenseLayerOptions()), stage),
+                       default_input_shape=(32, 32, 3), default_classes=10)
+    with pytest.raises(ValueError, match=message):
+        keras_resnets.engine.count(spec)

@@ -139,7 +139,11 @@ print(type(model.layers[-1]).__name__, model.output.shape)
 def test_public_api_resolves_lazily():
     assert keras_resnets.WideResNet.__name__ == "WideResNet"
     assert keras_resnets.blocks.BLOCK_KINDS and keras_resnets.layers.StochasticDepth
-    assert set(keras_resnets.__all__) <= set(dir(keras_resnets))
+    for module in (keras_resnets, keras_resnets.tuning):
+        for name in module.__all__:  # each name resolves, to an object of that name
+            value = getattr(module, name)
+            assert getattr(value, "__name__", name) == name, (module.__name__, name)
+    assert {"ResNet50", "create_model", "build_model", "DeepLabV3"} <= set(keras_resnets.__all__)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         keras_resnets.Nope  # noqa: B018
 

@@ -165,6 +165,16 @@ def test_config_is_written_only_after_the_model_was_accepted(tmp_path, monkeypat
     with pytest.raises(ValueError, match=r"dropout_rate"):
         training.train("wrn-10-1", model_kwargs={"dropout_rate": 1.5}, **arguments)
     assert not (run_dir / "config.json").exists()
+    for kwargs, outputs in (({"classes": 5}, r"\(None, 5\)"),
+                            ({"include_top": False}, r"\(None, 8, 8, 64\)")):
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        with pytest.raises(ValueError, match=rf"model 'wrn-10-1' maps inputs \(None, 32, 32, 3\) "
+                                             rf"to outputs {outputs}, but training on digits "
+                                             rf"needs .* to \(None, 10\) \(10 class scores\); "
+                                             rf"remove {given} from model_kwargs"):
+            training.train("wrn-10-1", model_kwargs={"dropout_rate": 0.3, **kwargs},
+                           **arguments)
+        assert not (run_dir / "config.json").exists()
 
     def stop(run_dir, model):  # the corrected call gets as far as resuming: stop there
         raise Killed
@@ -246,6 +256,9 @@ def test_a_deleted_trial_is_refused_and_no_finished_trial_overwritten(finished_s
      r"oracle\.json is corrupt .*; restore it"),
     (lambda d: _edit(d / "oracle.json", lambda s: s.pop("id_to_hash")),
      r"oracle\.json lacks id_to_hash; restore it"),
+    (lambda d: (d / "oracle.json").unlink(),
+     r"oracle\.json is missing, but the search directory holds trial_0, trial_1, tuner0\.json; "
+     r"restore it"),
     (lambda d: (d / "search.json").write_text("[1, "), r"search\.json is corrupt"),
 ])
 def test_damaged_search_state_is_refused_by_name(finished_search, tmp_path, damage, pattern):
@@ -255,6 +268,38 @@ def test_damaged_search_state_is_refused_by_name(finished_search, tmp_path, dama
     with pytest.raises(StateFileError, match=pattern):
         _resume(directory)
     assert {p: p.read_bytes() for p in directory.rglob("*.json")} == before
+
+
+def _trials(directory):
+    """Each trial's configuration, status, score and metrics but its wall time."""
+    trials = {}
+    for path in sorted(directory.glob("trial_*/trial.json")):
+        state = json.loads(path.read_text())
+        metrics = {k: v for k, v in state["metrics"]["metrics"].items() if k != "wall_time"}
+        trials[state["trial_id"]] = (state["hyperparameters"]["values"], state["status"],
+                                     state["score"], json.dumps(metrics, sort_keys=True))
+    return trials
+
+
+def test_a_killed_and_resumed_search_trains_the_trials_of_an_uninterrupted_one(
+        finished_search, tmp_path, monkeypatch):
+    from keras_resnets.tuning import tuner as tuner_module
+
+    begin = tuner_module.BudgetedTuner.on_trial_begin
+
+    def killed_in_trial_1(self, trial):
+        begin(self, trial)
+        if trial.trial_id == "1":
+            raise KeyboardInterrupt  # as a kill: Keras Tuner does not count it a failure
+
+    directory = tmp_path / "grid"
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(tuner_module.BudgetedTuner, "on_trial_begin", killed_in_trial_1)
+        _resume(directory, max_trials=2)
+    assert json.loads((directory / "trial_1" / "trial.json").read_text())["status"] == "RUNNING"
+    _resume(directory, max_trials=2)
+    assert _trials(directory) == _trials(finished_search)
+    assert len(_trials(directory)) == 2
 
 
 def test_a_search_directory_in_use_is_refused(finished_search):
@@ -345,6 +390,17 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "taken.tflite").mkdir()
     assert "is an existing directory" in _cli_error(capsys, "export", "resnet20", "--out",
                                                      str(tmp_path / "taken.tflite"))
+
+
+def test_cli_shows_a_dependencys_error_with_its_traceback(monkeypatch):
+    import json
+
+    from keras_resnets import registry
+    from keras_resnets.cli import main
+
+    monkeypatch.setattr(registry, "model_info", lambda name: json.loads("{"))
+    with pytest.raises(json.JSONDecodeError):  # not ours: no one-line message, a traceback
+        main(["info", "resnet20"])
 
 
 def test_a_damaged_weights_file_is_named(tmp_path):

@@ -129,7 +129,8 @@ def test_stride_at_end_places_each_stages_stride():
 def test_keras_weight_file_checks_still_refuse_tags_and_missing_files():
     spec = keras_resnets.get_spec("wrn-16-4")
     with pytest.raises(ValueError, match=r"no published ImageNet weights for 'wrn-16-4'"):
-        W.validate(spec, "imagenet", include_top=True, classes=10)
+        W.resolve(spec, "imagenet", include_top=True, classes=10,
+                  spec_of=keras_resnets.get_spec)
 
 
 def test_the_docs_table_lists_every_record():

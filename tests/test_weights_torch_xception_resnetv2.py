@@ -282,7 +282,8 @@ def test_catalogue_records_fit_timms_layout_only(name, tag):
     assert dict(record.options) == TIMM[name]
     reference = sum(p.numel() for p in REFERENCES[name](classes=1000).parameters())
     assert record.params == reference == keras_resnets.count_params(name, **TIMM[name]).trainable
-    assert W.find_record(keras_resnets.get_spec(name, **TIMM[name]), tag) is record
+    assert W.find_record(keras_resnets.get_spec(name, **TIMM[name]), tag,
+                         keras_resnets.get_spec) is record
     with pytest.raises(ValueError, match=rf"published for {name} \(.*padding='torch'\), not "
                                          rf"for '{name}' as built"):
         keras_resnets.create_model(name, padding="keras", weights=tag)

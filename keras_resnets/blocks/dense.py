@@ -132,7 +132,13 @@ def dense_block(x, num_layers, growth_rate, *, name, bottleneck=True, bottleneck
     return x
 
 
-def transition(x, *, name, compression=0.5, dropout_rate=0.0, attention=False,
+def _check_no_filters(kind, filters):
+    if filters is not None:
+        raise ValueError(f"block kind {kind!r} sets its own width: its stage's filters must "
+                         f"be None; got {filters!r} (e.g. Stage(1, None, ..., kind={kind!r}))")
+
+
+def transition(x, filters=None, *, name, compression=0.5, dropout_rate=0.0, attention=False,
                style=DEFAULT_STYLE):
     """Transition between dense (or clique) blocks: BN -> ReLU -> 1x1 conv to
     ``int(C * compression)`` channels (dropout) -> 2x2 average pooling, stride 2.
@@ -142,8 +148,10 @@ def transition(x, *, name, compression=0.5, dropout_rate=0.0, attention=False,
     channel-wise product) after the 1x1 conv, before the pooling. Layers ``{name}_bn``,
     ``{name}_relu``, ``{name}_conv``, ``{name}_se_*``, ``{name}_pool`` (keras.applications
     DenseNet names its transitions ``pool2``, ``pool3``, ``pool4``). The options are
-    checked by :class:`TransitionOptions`.
+    checked by :class:`TransitionOptions`; its width comes from ``compression``, so a
+    ``filters`` other than None is refused (the ``"transition"`` block kind).
     """
+    _check_no_filters("transition", filters)
     y = bn_relu(x, name=name, style=style)
     y = conv(y, max(1, int(channels(x) * compression)), 1, name=name, style=style)
     y = _dropout(y, dropout_rate, f"{name}_drop")
@@ -233,9 +241,9 @@ def clique_block(x, num_layers, growth_rate, *, name, bottleneck=False, loops=1,
     return stage_one, P.Concat(name=f"{name}_stage2")([layers[j] for j in range(1, n + 1)])
 
 
-def clique_unit(x, growth_rate, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
-                drop_rate=0.0, layers, variant="II+II", loops=1, refine_steps=None,
-                bottleneck=False, compression=False, dropout_rate=0.0, transits=True):
+def clique_unit(x, growth_rate, *, name, style=DEFAULT_STYLE, layers, variant="II+II",
+                loops=1, refine_steps=None, bottleneck=False, compression=False,
+                dropout_rate=0.0, transits=True):
     """The ``"clique"`` kind: a clique block of ``layers`` layers with ``growth_rate``
     channels each and its block feature (CliqueNet, Sec. 3.2). Returns ``(transit,
     feature)``, what goes on to the next block and what the multi-scale head pools (and
@@ -262,22 +270,12 @@ def clique_unit(x, growth_rate, stride=1, *, name, style=DEFAULT_STYLE, dilation
     return two, bn_relu(feature, name=f"{name}_gp", style=style)
 
 
-def dense_layer_kind(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
-                     drop_rate=0.0, **options):
-    """The ``"dense_layer"`` kind: :func:`dense_layer` with ``filters`` = the growth rate."""
-    return dense_layer(x, filters, name=name, style=style, **options)
-
-
-def transition_kind(x, filters, stride=2, *, name, style=DEFAULT_STYLE, dilation=1,
-                    drop_rate=0.0, **options):
-    """The ``"transition"`` kind: :func:`transition` (it always halves the map)."""
-    return transition(x, name=name, style=style, **options)
-
-
-def final_bn_relu(x, filters=None, stride=1, *, name="", style=DEFAULT_STYLE, dilation=1,
-                  drop_rate=0.0):
+def final_bn_relu(x, filters=None, *, name="", style=DEFAULT_STYLE):
     """The ``"final_bn_relu"`` kind: a network's last BN -> ReLU, named ``bn`` and ``relu``
-    as keras.applications DenseNet (``{name}_bn``, ``{name}_relu`` given a name)."""
+    as keras.applications DenseNet (``{name}_bn``, ``{name}_relu`` given a name: the
+    pre-activation ResNets' ``post_bn``, ``post_relu``). It keeps the channels: a
+    ``filters`` other than None is refused."""
+    _check_no_filters("final_bn_relu", filters)
     prefix = f"{name}_" if name else ""
     x = batch_norm(x, name=f"{prefix}bn", style=style)
     return P.Act("relu", name=f"{prefix}relu")(x)

@@ -169,8 +169,8 @@ class InceptionOptions:
                              f"got {self.activation!r}")
 
 
-def inception_module(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
-                     drop_rate=0.0, branches, activation="relu"):
+def inception_module(x, filters, stride=1, *, name, style=DEFAULT_STYLE, branches,
+                     activation="relu"):
     """The ``"inception"`` block kind: :func:`inception_block` with the engine's block
     signature. The branches fix the module's strides: the stage's ``stride`` states them
     for the engine's stage outputs, and ``filters`` (when given) the width of the

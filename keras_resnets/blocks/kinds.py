@@ -1,7 +1,7 @@
 """Block kinds: what the engine calls for each block of a stage, with typed options.
 
-Every kind is called as ``build(x, filters, stride, *, name, style, dilation, drop_rate,
-**options)`` and returns the block's output (or ``(output, feature)`` when the map that
+Every kind is called as ``build(x, filters, *, name, style, **options)``, with those of
+``stride``, ``dilation`` and ``drop_rate`` it takes, and returns the block's output (or ``(output, feature)`` when the map that
 goes on differs from the one a feature pyramid or a multi-scale head should see). The
 options are a frozen dataclass per kind, checked when it is made, so a spec never holds
 an option its blocks do not take.
@@ -10,8 +10,8 @@ Example::
 
     kind = BLOCK_KINDS["bottleneck"]
     options = kind.options(groups=32, base_width=4, stride_in="3x3")   # ResNeXt 32x4d
-    y = kind.build(x, 64, 1, name="b1", style=DEFAULT_STYLE, dilation=1, drop_rate=0.0,
-                   **vars(options))
+    y = kind.build(x, 64, stride=1, name="b1", style=DEFAULT_STYLE, dilation=1,
+                   drop_rate=0.0, **vars(options))
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import dataclasses
 from collections.abc import Callable
 
 from keras_resnets import _checks as C
-from keras_resnets.blocks.common import DEFAULT_STYLE, SHORTCUTS, bn_relu
+from keras_resnets.blocks.common import SHORTCUTS
 from keras_resnets.blocks.dense import (
     CliqueOptions,
     DenseLayerOptions,
     TransitionOptions,
     clique_unit,
-    dense_layer_kind,
+    dense_layer,
     final_bn_relu,
-    transition_kind,
+    transition,
 )
 from keras_resnets.blocks.inception import InceptionOptions, inception_module
 from keras_resnets.blocks.mobile import (
@@ -56,13 +56,18 @@ STRIDE_PLACES = ("1x1", "3x3")
 @dataclasses.dataclass(frozen=True)
 class BlockKind:
     """A block the engine can stack: ``drop_path`` (it has a residual branch that
-    stochastic depth can drop) and ``dilates`` (it can trade its stride for dilation)."""
+    stochastic depth can drop) and ``dilates`` (it can trade its stride for dilation).
+
+    ``build(x, filters, *, name, style, **options)`` also takes those of ``stride``,
+    ``dilation`` and ``drop_rate`` it names; the engine refuses a stage that asks a kind
+    for a stride or dilation it cannot apply."""
 
     name: str
     build: Callable
     options: type | None = None
     drop_path: bool = True
     dilates: bool = True
+    stride: int | None = None  # the stride the kind always applies (None: the stage's)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,10 +162,6 @@ class XceptionOptions(ResidualOptions):
         C.check_bool("activate_first", self.activate_first)
 
 
-def _bn_relu(x, filters, stride, *, name, style=DEFAULT_STYLE, dilation=1, drop_rate=0.0):
-    return bn_relu(x, name=name, style=style)
-
-
 BLOCK_KINDS = {kind.name: kind for kind in (
     BlockKind("basic", basic_block, ResidualOptions),
     BlockKind("bottleneck", bottleneck_block, BottleneckOptions),
@@ -168,9 +169,9 @@ BLOCK_KINDS = {kind.name: kind for kind in (
     BlockKind("preact_bottleneck", preact_bottleneck_block, PreactBottleneckOptions),
     BlockKind("inverted_residual", inverted_residual_block, InvertedResidualOptions),
     BlockKind("xception", xception_block, XceptionOptions),
-    BlockKind("bn_relu", _bn_relu, None, drop_path=False),
-    BlockKind("dense_layer", dense_layer_kind, DenseLayerOptions, drop_path=False),
-    BlockKind("transition", transition_kind, TransitionOptions, drop_path=False, dilates=False),
+    BlockKind("dense_layer", dense_layer, DenseLayerOptions, drop_path=False),
+    BlockKind("transition", transition, TransitionOptions, drop_path=False, dilates=False,
+              stride=2),
     BlockKind("clique", clique_unit, CliqueOptions, drop_path=False, dilates=False),
     BlockKind("final_bn_relu", final_bn_relu, None, drop_path=False),
     BlockKind("conv_bn_act", conv_bn_act_block, ConvBNActOptions, drop_path=False),

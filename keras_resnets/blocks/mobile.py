@@ -106,8 +106,8 @@ class PointwiseConvOptions:
                              f"None; got {self.activation_name!r}")
 
 
-def pointwise_conv(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
-                   drop_rate=0.0, activation="relu6", activation_name=None):
+def pointwise_conv(x, filters, stride=1, *, name, style=DEFAULT_STYLE, activation="relu6",
+                   activation_name=None):
     """1x1 convolution ``{name}`` -> BN ``{name}_bn`` -> activation: MobileNetV2's last
     layers (``Conv_1``, ``Conv_1_bn``, ``out_relu`` in keras.applications)."""
     x = P.Conv(filters, 1, stride, padding="valid", use_bias=style.bias_before_bn, name=name)(x)

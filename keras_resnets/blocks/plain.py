@@ -63,14 +63,14 @@ class PoolOptions:
 
 
 def conv_bn_act_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
-                      drop_rate=0.0, kernel_size=3, padding="same", activation="relu"):
+                      kernel_size=3, padding="same", activation="relu"):
     """The ``"conv_bn_act"`` kind: :func:`~keras_resnets.blocks.conv_bn_act` (layers
     ``{name}_conv``, ``{name}_bn``, ``{name}_relu``)."""
     return conv_bn_act(x, filters, kernel_size, stride, name=name, style=style,
                        activation=activation, padding=padding, dilation=dilation)
 
 
-def pool_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1, drop_rate=0.0,
-               pool="max", size=3, padding="valid"):
+def pool_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, pool="max", size=3,
+               padding="valid"):
     """The ``"pool"`` kind: one pooling layer named ``name``; ``filters`` is ignored."""
     return P.Pool(pool, size, stride, padding=padding, name=name)(x)

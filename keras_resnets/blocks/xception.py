@@ -68,7 +68,7 @@ class SeparableConvsOptions:
 
 
 def separable_convs(x, filters, stride=1, *, name, style=DEFAULT_STYLE, dilation=1,
-                    drop_rate=0.0, activation="relu"):
+                    activation="relu"):
     """3x3 separable conv -> BN -> activation once per width of ``filters`` (an int or a
     tuple), without a shortcut: Xception's exit flow (``block14_sepconv1`` ... ``_act``).
     Only the first convolution strides."""

@@ -38,16 +38,53 @@ PLAIN_PYTHON = ("list", "info")
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, as `seq 100 | head -1` ends its writer
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the line breaks of descriptions and examples, and ends the help of every
-    option that takes a value with its default, unless the help already states it."""
+def _option_added(action, options):
+    """Record ``action`` in ``options`` and end its help with its default, for an option
+    that takes a value, unless the help already states it."""
+    options.append(action)
+    text = action.help or ""
+    if not (action.nargs == 0 or action.required or "default" in text
+            or action.default in (None, argparse.SUPPRESS)):
+        action.help = f"{text} (default: %(default)s)"
+    return action
 
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if (action.nargs == 0 or action.required or "default" in text
-                or action.default in (None, argparse.SUPPRESS)):
-            return text
-        return f"{text} (default: %(default)s)"
+
+class _OptionGroup:
+    """An argument group (or mutually exclusive group) of a :class:`CommandParser` that
+    records the options added to it."""
+
+    def __init__(self, group, options):
+        self.group, self.options = group, options
+
+    def add_argument(self, *args, **kwargs):
+        return _option_added(self.group.add_argument(*args, **kwargs), self.options)
+
+    def add_mutually_exclusive_group(self, **kwargs):
+        return _OptionGroup(self.group.add_mutually_exclusive_group(**kwargs), self.options)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: keeps the line breaks of descriptions and examples, states
+    each option's default in its help, and lists its options (``options``: the actions
+    that ``add_argument`` returned, groups' included) so that errors can be put in its
+    words."""
+
+    def __init__(self, *args, **kwargs):
+        self.options = None  # argparse makes its own groups first
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.options = []
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        return action if self.options is None else _option_added(action, self.options)
+
+    def add_argument_group(self, *args, **kwargs):
+        group = super().add_argument_group(*args, **kwargs)
+        return group if self.options is None else _OptionGroup(group, self.options)
+
+    def add_mutually_exclusive_group(self, **kwargs):
+        return _OptionGroup(super().add_mutually_exclusive_group(**kwargs), self.options)
 
 
 def command_parser(subparsers, name, summary, description, examples):
@@ -55,8 +92,7 @@ def command_parser(subparsers, name, summary, description, examples):
     a command that imports TensorFlow a ``--verbose`` flag that shows its log lines."""
     example_lines = "\n".join(f"  {line}" for line in examples)
     parser = subparsers.add_parser(name, help=summary, description=textwrap.fill(description, 79),
-                                   epilog=f"examples:\n{example_lines}",
-                                   formatter_class=HelpFormatter)
+                                   epilog=f"examples:\n{example_lines}")
     if name not in PLAIN_PYTHON:
         parser.add_argument("--verbose", action="store_true",
                             help="show TensorFlow's C++ and absl log lines (hidden by default)")
@@ -67,14 +103,15 @@ def command_parser(subparsers, name, summary, description, examples):
 def build_parser(commands=None) -> argparse.ArgumentParser:
     """The ``keras-resnets`` parser, with the full parsers of ``commands`` (default: all);
     the other sub-commands are listed with their summaries only."""
-    parser = argparse.ArgumentParser(
-        prog="keras-resnets", formatter_class=HelpFormatter,
+    parser = CommandParser(
+        prog="keras-resnets",
         description="Residual-family CNNs for Keras 3: list, count, train, tune and export.",
         epilog="examples:\n  keras-resnets list 'wrn-*'\n  keras-resnets info wrn-28-10\n"
                "  keras-resnets train wrn-10-2 --epochs 2\n"
                "  keras-resnets COMMAND --help     # the options of one command")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=CommandParser)
     for name, (module, summary) in COMMANDS.items():
         if commands is None or name in commands:
             importlib.import_module(f"{__name__}.{module}").add_parser(subparsers, name, summary)
@@ -135,6 +172,18 @@ def native_noise_filtered(enabled=True):
             sys.stderr.flush()
 
 
+def _raised_by_keras_resnets(error) -> bool:
+    """Whether ``error`` was raised by a statement of this package (a check's message
+    meant for the user), not inside Keras, TensorFlow or another dependency."""
+    traceback = error.__traceback__
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return os.path.abspath(traceback.tb_frame.f_code.co_filename).startswith(PACKAGE_DIR)
+
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((word for word in argv if not word.startswith("-")), None)
@@ -150,7 +199,9 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # `keras-resnets list | head -1`: the reader has gone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return BROKEN_PIPE_EXIT
-    except (ValueError, TypeError) as error:  # our checks' messages: one line, exit 2
+    except ValueError as error:
+        if not _raised_by_keras_resnets(error):
+            raise  # a dependency's error or a bug: shown with its traceback
         from keras_resnets.cli.words import command_line_words
 
         message = command_line_words(str(error), args.command_parser)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 
 from keras_resnets.cli import command_parser
 from keras_resnets.cli.words import counted
@@ -68,6 +69,10 @@ def add_parser(subparsers, name, summary):
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,
                         help="mirrored: TensorFlow MirroredStrategy; data_parallel: JAX "
                         "keras.distribution.DataParallel")
+    parser.add_argument("--cpu-devices", type=int, metavar="N",
+                        help="split the CPU into N devices, to try a multi-device run without "
+                        "GPUs: N replicas with --strategy mirrored (TensorFlow) or "
+                        "data_parallel (JAX) (default: the machine's devices)")
     parser.add_argument("--coordinator", metavar="HOST:PORT",
                         help="address of process 0 when several processes (machines) train "
                         "together: JAX backend, --strategy data_parallel, with "
@@ -105,6 +110,8 @@ def add_parser(subparsers, name, summary):
 
 
 def train_command(args):
+    if args.cpu_devices is not None:
+        _split_cpu(args.cpu_devices)
     from keras_resnets.training import train
 
     model_kwargs = dict(_model_arg(text) for text in args.model_arg)
@@ -125,7 +132,22 @@ def train_command(args):
           f"{'-' if best is None else f'{100 * best:.2f}%'} (epoch {metrics['best_epoch']}, "
           f"best.keras); held-out {metrics['test_split']} accuracy "
           f"{100 * metrics['test_accuracy']:.2f}%, loss {metrics['test_loss']:.4f} "
-          f"after {counted(metrics['epochs'], 'epoch')} ({metrics['wall_time_s']:.0f} s); "
+          f"after {counted(metrics['epochs'], 'epoch')} ({metrics['wall_time_s']:.0f} s) on "
+          f"{metrics['replicas']} replica{'s' if metrics['replicas'] > 1 else ''}; "
           f"run directory {result.run_dir}")
     return 0
+
+
+def _split_cpu(count):
+    """``--cpu-devices``: before the backend starts, N logical CPU devices (TensorFlow)
+    or N host devices (JAX, through ``XLA_FLAGS``)."""
+    if count < 1:
+        raise ValueError(f"--cpu-devices must be an integer >= 1 (e.g. 2, 4); got {count}")
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        flag = f"--xla_force_host_platform_device_count={count}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+    else:
+        from keras_resnets.training.distribution import use_logical_cpus
+
+        use_logical_cpus(count)
 

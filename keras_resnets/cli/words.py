@@ -32,9 +32,10 @@ def counted(count, noun):
 
 
 def _flags(parser):
-    """``dest -> (flag, action)`` for the options of ``parser``."""
+    """``dest -> (flag, action)`` for the options of ``parser`` (a
+    :class:`~keras_resnets.cli.CommandParser`)."""
     flags = {}
-    for action in parser._actions:
+    for action in parser.options:
         long_flags = [flag for flag in action.option_strings if flag.startswith("--")]
         if long_flags and action.dest not in flags and action.nargs != 0:
             flags[action.dest] = (long_flags[0], action)

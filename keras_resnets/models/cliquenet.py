@@ -30,8 +30,12 @@ from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 from keras_resnets._checks import check_choice, check_options, check_positive_int
 from keras_resnets.blocks.dense import CLIQUE_VARIANTS, CliqueOptions
-from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import PaperErrors, register_family
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage, Stem
+from keras_resnets.families import PaperErrors, register_family
+
+__all__ = ["CliqueNet", "CliqueNetFromLayout", "CliqueNetS0", "CliqueNetS1", "CliqueNetS2",
+           "CliqueNetS3"]  # what keras_resnets exports
 
 VARIANTS = CLIQUE_VARIANTS
 """Which features form the block feature (pooled for the classifier) and which go on to
@@ -245,5 +249,5 @@ register_family(
                  "cliquenet-15-64": ("5.12", "23.98", "1.62"),
                  "cliquenet-15-80": ("5.10", "23.32", "1.56"),
                  "cliquenet-18-80": ("5.06", "23.14", "1.51")}))
-register_family("cliquenet", r"cliquenet-(s\d+)", _imagenet_from_name,
+register_family("cliquenet-imagenet", r"cliquenet-(s\d+)", _imagenet_from_name,
                 [f"cliquenet-{size}" for size in IMAGENET_LAYOUTS], CLIQUENET_PAPER)

@@ -20,8 +20,11 @@ import dataclasses
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
 from keras_resnets._checks import check_rate
-from keras_resnets.engine import ClassifierHead, NetworkSpec, build_model
-from keras_resnets.registry import get_spec, register_family
+from keras_resnets.builder import build_model
+from keras_resnets.engine import ClassifierHead, NetworkSpec
+from keras_resnets.families import get_spec, register_family
+
+__all__ = ["DeepLabV3"]  # what keras_resnets exports
 
 OUTPUT_STRIDES = (8, 16, 32)
 ATROUS_RATES = {8: (12, 24, 36), 16: (6, 12, 18), 32: (3, 6, 9)}

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 from keras_resnets import blocks as B
 from keras_resnets._checks import check_choice, check_options, check_positive_int
-from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import PaperErrors, TuningAxes, register_family
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage, Stem
+from keras_resnets.families import PaperErrors, TuningAxes, register_family
+
+__all__ = ["DenseNet", "DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201",
+           "DenseNet264"]  # what keras_resnets exports
 
 IMAGENET_LAYOUTS = {
     121: ((6, 12, 24, 16), 32),
@@ -218,7 +222,7 @@ register_family(
                 {"densenet121": ("25.02", "7.71"), "densenet169": ("23.80", "6.85"),
                  "densenet201": ("22.58", "6.34"), "densenet264": ("22.15", "6.12")}))
 register_family(
-    "densenet", r"densenet-bc-(\d+)-(\d+)", _cifar_from_name(True),
+    "densenet-bc", r"densenet-bc-(\d+)-(\d+)", _cifar_from_name(True),
     ["densenet-bc-100-12", "densenet-bc-250-24", "densenet-bc-190-40"], DENSENET_PAPER,
     PaperErrors(DENSENET_CIFAR_SOURCE, ("CIFAR-10", "CIFAR-100"),
                 {"densenet-bc-100-12": ("4.51", "22.27"), "densenet-bc-250-24": ("3.62", "17.60"),
@@ -228,7 +232,7 @@ register_family(
                       lambda depth, width, _: f"densenet-bc-{depth}-{int(width)}",
                       recipe="densenet", iso_integer=True, iso_max=256))
 register_family(
-    "densenet", r"densenet-(\d+)-(\d+)", _cifar_from_name(False),
+    "densenet-cifar", r"densenet-(\d+)-(\d+)", _cifar_from_name(False),
     ["densenet-40-12", "densenet-100-12", "densenet-100-24"], DENSENET_PAPER,
     PaperErrors(DENSENET_CIFAR_SOURCE, ("CIFAR-10", "CIFAR-100"),
                 {"densenet-40-12": ("5.24", "24.42"), "densenet-100-12": ("4.10", "20.20"),

@@ -25,8 +25,11 @@ from keras_resnets import blocks as B
 from keras_resnets._checks import check_choice, check_options
 from keras_resnets.blocks.inception import Factorized, InceptionOptions, Split
 from keras_resnets.blocks.plain import ConvBNActOptions, PoolOptions
-from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import PaperErrors, register_family
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage, Stem
+from keras_resnets.families import PaperErrors, register_family
+
+__all__ = ["InceptionV3"]  # what keras_resnets exports
 
 
 def _modules():

@@ -21,8 +21,9 @@ import dataclasses
 from keras_resnets import blocks as B
 from keras_resnets._checks import check_choice, check_options, check_width
 from keras_resnets.blocks.mobile import PointwiseConvOptions
-from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import PaperErrors, register_family
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage, Stem
+from keras_resnets.families import PaperErrors, register_family
 from keras_resnets.weights import MOBILENET_V2_ALPHAS
 
 LAYOUT = (
@@ -35,6 +36,8 @@ LAYOUT = (
     (6, 160, 3, 2),
     (6, 320, 1, 1),
 )
+
+__all__ = ["MobileNetV2"]  # what keras_resnets exports
 
 
 def make_divisible(value, divisor=8, min_value=None):

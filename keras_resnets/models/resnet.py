@@ -26,9 +26,14 @@ from keras_resnets._checks import (
     min_width,
     scaled,
 )
-from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage
+from keras_resnets.families import PaperErrors, TuningAxes, format_number, register_family
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
-from keras_resnets.registry import PaperErrors, TuningAxes, format_number, register_family
+
+__all__ = ["ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
+           "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+           "ResNet200V2"]  # what keras_resnets exports
 
 IMAGENET_LAYOUTS = {depth: ("basic" if depth < 50 else "bottleneck", blocks)
                     for depth, blocks in IMAGENET_BLOCKS.items()}
@@ -108,11 +113,13 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         block_kind = ("preact" if kind == "basic" else "preact_bottleneck") if preact else kind
     if block_kind != "bottleneck":
         options.pop("stride_in", None)
-    suffix = {1: "", 1.5: "_v1.5", 2: "v2"}[version]
+    # the registry name of this network (a CIFAR v2 net is the preact family's)
+    name = (f"preact-resnet{depth}" if preact and stem == "cifar"
+            else f"resnet{depth}{ {1: '', 1.5: '-v1.5', 2: 'v2'}[version]}")
     style = ((B.KERAS_V2_STYLE if preact else B.KERAS_V1_STYLE) if keras_compatible
              else B.DEFAULT_STYLE)
-    return ResidualSpec(
-        name=f"resnet{depth}{suffix}",
+    return NetworkSpec.residual(
+        name=name,
         block=block_kind,
         stages=tuple(Stage(c, scaled(f, width), s) for c, f, s in zip(counts, filters, strides)),
         stem=stem,
@@ -238,5 +245,5 @@ def _v15_from_name(match, **options):
 
 
 register_family(
-    "resnet", r"resnet(\d+)-v1\.5", _v15_from_name,
+    "resnet-v1.5", r"resnet(\d+)-v1\.5", _v15_from_name,
     ["resnet50-v1.5", "resnet101-v1.5", "resnet152-v1.5"], HE_2015)

@@ -14,9 +14,12 @@ Example::
 from __future__ import annotations
 
 from keras_resnets._checks import check_choice, check_keywords, check_positive_int
-from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage
+from keras_resnets.families import PaperErrors, TuningAxes, register_family
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
-from keras_resnets.registry import PaperErrors, TuningAxes, register_family
+
+__all__ = ["ResNeXt", "ResNeXt29", "ResNeXt50", "ResNeXt101"]  # what keras_resnets exports
 
 IMAGENET_DEPTHS = (50, 101, 152)
 
@@ -38,12 +41,12 @@ def resnext_spec(depth, cardinality, bottleneck_width, *, stem=None) -> NetworkS
                              f"got {depth!r}")
         stages = tuple(Stage(c, f, s) for c, f, s in
                        zip(IMAGENET_BLOCKS[depth], IMAGENET_WIDTHS, IMAGENET_STRIDES))
-        return ResidualSpec(name=name, stages=stages, **common)
+        return NetworkSpec.residual(name=name, stages=stages, **common)
     n, rest = divmod(depth - 2, 9) if isinstance(depth, int) else (0, 1)
     if rest or n < 1:
         raise ValueError(f"CIFAR ResNeXt depth must be 9n+2 (11, 20, 29, ...); got {depth!r}")
     stages = (Stage(n, 64, 1), Stage(n, 128, 2), Stage(n, 256, 2))
-    return ResidualSpec(name=name, stages=stages, stem="cifar", stem_filters=64,
+    return NetworkSpec.residual(name=name, stages=stages, stem="cifar", stem_filters=64,
                         default_input_shape=(32, 32, 3), default_classes=10, **common)
 
 

@@ -26,9 +26,12 @@ from keras_resnets._checks import (
     min_width,
     scaled,
 )
-from keras_resnets.engine import NetworkSpec, ResidualSpec, Stage, build_model
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage
+from keras_resnets.families import PaperErrors, TuningAxes, format_number, register_family
 from keras_resnets.models.layouts import IMAGENET_BLOCKS, IMAGENET_STRIDES, IMAGENET_WIDTHS
-from keras_resnets.registry import PaperErrors, TuningAxes, format_number, register_family
+
+__all__ = ["WideResNet", "WideResNet50_2", "WideResNet101_2"]  # what keras_resnets exports
 
 BLOCK_TYPES = {
     "B(3,3)": (3, 3),
@@ -81,7 +84,7 @@ def wide_resnet_spec(depth, width, *, dropout_rate=0.0, block_type="B(3,3)",
     if dropout_rate:
         options["dropout_rate"] = float(dropout_rate)
     width_name = f"{width:g}"
-    return ResidualSpec(
+    return NetworkSpec.residual(
         name=f"wrn-{depth}-{width_name}",
         block="preact",
         stages=(Stage(n, scaled(16, width), 1), Stage(n, scaled(32, width), 2),
@@ -120,8 +123,8 @@ def wide_bottleneck_spec(depth) -> NetworkSpec:
     """ImageNet wide ResNets (WRN-50-2, WRN-101-2): bottlenecks twice as wide inside."""
     if depth not in (50, 101, 152):
         raise ValueError(f"wide bottleneck ResNet depth must be 50, 101 or 152; got {depth!r}")
-    return ResidualSpec(
-        name=f"wide_resnet{depth}_2",
+    return NetworkSpec.residual(
+        name=f"wide-resnet{depth}-2",
         block="bottleneck",
         stages=tuple(Stage(c, f, s) for c, f, s in
                      zip(IMAGENET_BLOCKS[depth], IMAGENET_WIDTHS, IMAGENET_STRIDES)),
@@ -164,5 +167,5 @@ register_family(
     tuning=TuningAxes("wrn", "width factor k", (10, 16, 22, 28, 34, 40), tuple(range(1, 13)),
                       lambda depth, width, _: f"wrn-{depth}-{format_number(width)}",
                       recipe="wrn", iso_min=min_width(16)))
-register_family("wide-resnet", r"wide-resnet(50|101)-2", _wide_bottleneck_from_name,
+register_family("wide-resnet-imagenet", r"wide-resnet(50|101)-2", _wide_bottleneck_from_name,
                 ["wide-resnet50-2", "wide-resnet101-2"], WRN_PAPER)

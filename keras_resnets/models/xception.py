@@ -20,8 +20,9 @@ import dataclasses
 from keras_resnets import blocks as B
 from keras_resnets._checks import check_choice, check_options
 from keras_resnets.blocks.xception import SeparableConvsOptions
-from keras_resnets.engine import NetworkSpec, Stage, Stem, build_model
-from keras_resnets.registry import PaperErrors, register_family
+from keras_resnets.builder import build_model
+from keras_resnets.engine import NetworkSpec, Stage, Stem
+from keras_resnets.families import PaperErrors, register_family
 
 FLOWS = (
     # separable conv widths, stride, leading activation: block2, block3, ...
@@ -31,6 +32,9 @@ FLOWS = (
     *(((728, 728, 728), 1, True),) * 8,  # middle flow: block5 ... block12
     ((728, 1024), 2, True),   # exit flow: block13
 )
+
+__all__ = ["Xception"]  # what keras_resnets exports
+
 EXIT_WIDTHS = (1536, 2048)
 PADDINGS = ("keras", "torch")
 

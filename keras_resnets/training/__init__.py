@@ -32,6 +32,7 @@ from keras_resnets.training.distribution import (
     precision_scope,
     resolve_jit_compile,
     strategy_scope,
+    use_logical_cpus,
 )
 from keras_resnets.training.recipes import (
     DECAYED_KERNELS,
@@ -56,5 +57,5 @@ __all__ = [
     "RunRecorder", "TrainResult", "TrainingRecipe", "apply_weight_decay", "check_precision",
     "check_strategy", "compile_model", "environment_record", "get_recipe", "history_csv",
     "list_recipes", "plot_curves", "precision_scope", "resolve_jit_compile", "strategy_scope",
-    "train",
+    "train", "use_logical_cpus",
 ]

@@ -24,7 +24,7 @@ from keras_resnets._checks import is_number
 
 SCHEDULES = ("step", "cosine")
 # Dense keeps its variable in ``_kernel`` (``kernel`` is a property that may add LoRA).
-DECAYED_KERNELS = ("_kernel", "kernel", "depthwise_kernel", "pointwise_kernel")
+DECAYED_KERNELS = ("kernel", "depthwise_kernel", "pointwise_kernel")  # variable names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,32 +195,66 @@ def apply_weight_decay(model, weight_decay) -> list[str]:
         raise ValueError(f"weight_decay must be a number >= 0 (e.g. 5e-4, 1e-4); "
                          f"got {weight_decay!r}")
     regularizer = keras.regularizers.L2(weight_decay / 2.0) if weight_decay else None
-    decayed = {}
-    for layer in model._flatten_layers(include_self=False):
-        for attribute in DECAYED_KERNELS:
-            variable = getattr(layer, attribute, None)
-            if isinstance(variable, keras.Variable) and variable.trainable:
-                variable.regularizer = regularizer
-                decayed[id(variable)] = variable.path
-    return list(decayed.values())
+    decayed = []
+    for variable in model.trainable_variables:
+        if variable.name in DECAYED_KERNELS:
+            variable.regularizer = regularizer
+            decayed.append(variable.path)
+    return decayed
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ExampleCount(keras.metrics.Sum):
+    """How many examples a pass saw (with sample weights: their sum, so zero-weighted
+    padding is not counted), summed over the replicas of a strategy: the proof that
+    every image was evaluated exactly once.
+
+    Example: ``model.compile(..., metrics=[ExampleCount()])``; ``evaluate`` gives
+    ``examples``.
+    """
+
+    def __init__(self, name="examples", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ones = keras.ops.ones(keras.ops.shape(y_pred)[:1], dtype=self.dtype)
+        return super().update_state(ones, sample_weight=sample_weight)
+
+
+def emits_logits(model) -> bool:
+    """Whether ``model`` ends in a layer without activation (logits, as with
+    ``classifier_activation=None``) rather than softmax probabilities; a nested model as
+    the last layer (a model with its input normalization) is looked into.
+
+    Example: ``emits_logits(create_model("wrn-10-1", classifier_activation=None))`` is True.
+    """
+    last = model
+    while isinstance(last, keras.Model) and last.layers:
+        last = last.layers[-1]
+    return getattr(last, "activation", None) is keras.activations.linear
 
 
 def compile_model(model, optimizer, *, one_hot=False, jit_compile="auto",
                   steps_per_execution=1, run_eagerly=False, weighted=False):
     """Compile with cross-entropy (categorical for one-hot labels) and the metrics
-    ``accuracy`` and ``xent`` (cross-entropy without the L2 penalty); ``weighted``
-    makes them weigh examples by the data's sample weights (Keras's ``weighted_metrics``).
+    ``accuracy``, ``xent`` (cross-entropy without the L2 penalty) and ``examples``
+    (:class:`ExampleCount`); ``weighted`` makes them weigh examples by the data's
+    sample weights (Keras's ``weighted_metrics``). The loss and ``xent`` take logits
+    where the model emits them (:func:`emits_logits`).
 
     Example: ``compile_model(model, get_recipe("fast").optimizer(0.1), one_hot=True)``.
     """
+    from_logits = emits_logits(model)
     if one_hot:
-        loss = keras.losses.CategoricalCrossentropy()
+        loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
         metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
-                   keras.metrics.CategoricalCrossentropy(name="xent")]
+                   keras.metrics.CategoricalCrossentropy(name="xent", from_logits=from_logits)]
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                   keras.metrics.SparseCategoricalCrossentropy(name="xent")]
+                   keras.metrics.SparseCategoricalCrossentropy(name="xent",
+                                                               from_logits=from_logits)]
+    metrics.append(ExampleCount())
     model.compile(optimizer=optimizer, loss=loss, metrics=None if weighted else metrics,
                   weighted_metrics=metrics if weighted else None, jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)

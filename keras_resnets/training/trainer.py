@@ -31,9 +31,13 @@ from keras_resnets._io import DirectoryLock
 from keras_resnets.normalization import input_normalization, with_input_normalization
 from keras_resnets.training.backup import RunBackup, restore
 from keras_resnets.training.distribution import (
+    SynchronizedBatchNorm,
     check_precision,
     check_strategy,
+    global_batch_count,
+    mirrored_replicas,
     precision_scope,
+    replica_batches,
     resolve_jit_compile,
     strategy_scope,
 )
@@ -211,10 +215,10 @@ def _train(plan, run_dir, writes, overwrite, verbose, wall_start):
         if not overwrite:
             check_resumable(run_dir, plan.config())
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False)  # read by the training data
-        train_data, validation_data, test_data = _pipelines(plan, epoch)
         keras.utils.set_random_seed(plan.seed)
         with precision_scope(plan.precision), \
                 strategy_scope(plan.strategy, shard_input=False) as replicas:  # _pipelines did
+            train_data, validation_data, test_data = _pipelines(plan, epoch)
             net = _compiled_model(plan)
             recorder = RunRecorder(writes, saved_model=with_input_normalization(
                 net, plan.info.mean, plan.info.std))
@@ -229,9 +233,12 @@ def _train(plan, run_dir, writes, overwrite, verbose, wall_start):
                 set_epoch = keras.callbacks.LambdaCallback(
                     on_epoch_begin=lambda index, logs: epoch.assign(index))
                 fit_verbose, progress = progress_output(verbose)
+                synchronized = [SynchronizedBatchNorm()] if replicas > 1 \
+                    and plan.strategy == "mirrored" else []  # first: before saving
                 net.fit(train_data, validation_data=validation_data, initial_epoch=start,
                         epochs=plan.epochs, shuffle=False, verbose=fit_verbose,
-                        callbacks=[set_epoch, recorder, RunBackup(writes), *progress])
+                        callbacks=[*synchronized, set_epoch, recorder, RunBackup(writes),
+                                   *progress])
             if recorder.rows is None:  # every epoch was already done before a restart
                 recorder.load(plan.epochs)
             selected = _select_best(writes, recorder.saved_model)
@@ -327,10 +334,16 @@ def _check_model(model, strategy, precision):
 
 
 def _steps_per_epoch(info, batch_size, strategy, data_dir, download):
-    """Training steps per epoch; with a strategy the last partial batch is dropped."""
+    """Training steps per epoch: every example is used (the last batch partial), except
+    with ``"data_parallel"``, whose equal shards drop the last partial batch."""
     examples = data_lib.num_examples(info.name, info.train_split, data_dir=data_dir,
                                      download=download)
-    steps = examples // batch_size if strategy != "default" else math.ceil(examples / batch_size)
+    if strategy == "data_parallel":
+        steps = examples // batch_size
+    elif strategy == "mirrored":
+        steps = global_batch_count(examples, batch_size, mirrored_replicas())
+    else:
+        steps = math.ceil(examples / batch_size)
     if steps < 1:
         raise ValueError(f"batch_size must not exceed the {examples} training examples "
                          f"with strategy {strategy!r}; got {batch_size}")
@@ -344,19 +357,29 @@ def _pipelines(plan, epoch):
         plan.info.name, plan.info.train_split, plan.batch_size, augment=plan.augment,
         pad_mode=plan.recipe.pad_mode, cutout=plan.cutout,
         label_smoothing=plan.label_smoothing, seed=plan.seed,
-        drop_remainder=plan.strategy != "default", epoch=epoch, **plan.data_options)
+        drop_remainder=plan.strategy == "data_parallel", epoch=epoch, **plan.data_options)
     evaluation = {split: data_lib.load_dataset(plan.info.name, split, plan.batch_size,
                                                augment=False, one_hot=bool(plan.label_smoothing),
                                                **plan.data_options)
                   for split in {plan.validation_split, plan.info.test_split}}
+    if plan.strategy == "mirrored":  # near-equal slices of every batch, none empty
+        size = _split_sizes(plan, [plan.info.train_split, *evaluation])
+        train_data = replica_batches(train_data, size[plan.info.train_split], plan.batch_size,
+                                     gradient_weights=True)
+        evaluation = {split: replica_batches(ds, size[split], plan.batch_size)
+                      for split, ds in evaluation.items()}
     if plan.processes > 1:  # equal full batches on every process; padding weighs 0
-        sizes = {split: data_lib.num_examples(plan.info.name, split, **plan.data_options)
-                 for split in evaluation}
+        sizes = _split_sizes(plan, evaluation)
         evaluation = {split: process_batches(
             padded_batches(ds, plan.batch_size, sizes[split]), plan.batch_size,
             -(-sizes[split] // plan.batch_size)) for split, ds in evaluation.items()}
         train_data = process_batches(train_data, plan.batch_size, plan.steps_per_epoch)
     return train_data, evaluation[plan.validation_split], evaluation[plan.info.test_split]
+
+
+def _split_sizes(plan, splits):
+    return {split: data_lib.num_examples(plan.info.name, split, **plan.data_options)
+            for split in splits}
 
 
 def _compiled_model(plan):
@@ -369,12 +392,38 @@ def _compiled_model(plan):
                                                    **plan.model_kwargs})
     else:
         net = plan.model(**plan.model_kwargs)
+    _check_classifier(net, plan)
     apply_weight_decay(net, plan.recipe.weight_decay)
     compile_model(net, plan.recipe.optimizer(plan.learning_rate_schedule()),
                   one_hot=bool(plan.label_smoothing), jit_compile=plan.jit_compile,
                   steps_per_execution=plan.steps_per_execution,
                   weighted=plan.processes > 1)  # the evaluation padding weighs 0
     return net
+
+
+# model_kwargs that make a model other than the dataset's classifier
+SHAPE_ARGUMENTS = ("input_shape", "include_top", "classes", "pooling", "features_only")
+
+
+def _check_classifier(net, plan):
+    """Refuse, before anything is written, a model that does not map the dataset's images
+    to one score per class (e.g. ``classes=5`` or ``include_top=False`` on a 10-class set).
+    Subclassed models, which declare no shapes, are left to Keras."""
+    if not (hasattr(net, "input_shape") and hasattr(net, "output_shape")):
+        return
+    wanted_in, wanted_out = (None, *plan.info.input_shape), (None, plan.info.num_classes)
+    got_in, got_out = net.input_shape, net.output_shape
+    fits_in = isinstance(got_in, tuple) and len(got_in) == len(wanted_in) and all(
+        g is None or g == w for g, w in zip(got_in, wanted_in, strict=True))
+    if fits_in and got_out == wanted_out:
+        return
+    given = [f"{k}={plan.model_kwargs[k]!r}" for k in SHAPE_ARGUMENTS if k in plan.model_kwargs]
+    remedy = (f"remove {', '.join(given)} from model_kwargs (--model-arg): train builds the "
+              f"classifier of the dataset's input shape and classes" if given else
+              f"give a model with input shape {wanted_in} and output shape {wanted_out}")
+    raise ValueError(f"model {plan.model_label!r} maps inputs {got_in} to outputs {got_out}, "
+                     f"but training on {plan.info.name} needs {wanted_in} to {wanted_out} "
+                     f"({plan.info.num_classes} class scores); {remedy}")
 
 
 def _final_metrics(plan, recorder, scores, wall_start):
@@ -387,6 +436,9 @@ def _final_metrics(plan, recorder, scores, wall_start):
         "best_epoch": best.get("epoch"), "best_val_accuracy": best.get(recorder.monitor),
         "best_val_loss": best.get("val_xent"),
         "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["xent"]),
+        "test_examples": int(scores["examples"]),
+        "best_val_examples": None if best.get("val_examples") is None
+        else int(best["val_examples"]),
         "test_objective": float(scores["loss"]),
         "train_time_s": round(sum(r["time_s"] for r in rows), 2),
         "wall_time_s": round(time.perf_counter() - wall_start, 2),

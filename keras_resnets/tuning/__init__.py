@@ -40,7 +40,6 @@ Example::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from keras_resnets.tuning.space import (
     FAMILIES,
@@ -52,27 +51,16 @@ from keras_resnets.tuning.space import (
     search_space,
 )
 
-if TYPE_CHECKING:
-    from keras_resnets.tuning.hypermodel import BudgetedHyperModel, compile_for_recipe
-    from keras_resnets.tuning.results import (
-        RESULT_COLUMNS,
-        format_results,
-        pareto_front,
-        plot_results,
-        results_table,
-        save_best_model,
-        trial_results,
-    )
-    from keras_resnets.tuning.run import SearchResult, run_search
-    from keras_resnets.tuning.tuner import ORACLES, BudgetedTuner, make_tuner
-
-_MODULE_OF = {
-    "BudgetedHyperModel": "hypermodel", "compile_for_recipe": "hypermodel",
-    "ORACLES": "tuner", "BudgetedTuner": "tuner", "make_tuner": "tuner",
-    "RESULT_COLUMNS": "results", "trial_results": "results", "results_table": "results",
-    "format_results": "results", "plot_results": "results", "pareto_front": "results",
-    "save_best_model": "results", "SearchResult": "run", "run_search": "run",
+# The names that need keras-tuner (or Keras), by the module that defines them: imported
+# on first use, so that sizing a search space (``keras-resnets tune --dry-run``) does not.
+_LAZY = {
+    "hypermodel": ("BudgetedHyperModel", "compile_for_recipe"),
+    "tuner": ("ORACLES", "BudgetedTuner", "make_tuner"),
+    "results": ("RESULT_COLUMNS", "trial_results", "results_table", "format_results",
+                "plot_results", "pareto_front", "save_best_model"),
+    "run": ("SearchResult", "run_search"),
 }
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 
 def __getattr__(name):
@@ -81,8 +69,5 @@ def __getattr__(name):
     return getattr(importlib.import_module(f"keras_resnets.tuning.{_MODULE_OF[name]}"), name)
 
 
-__all__ = ["FAMILIES", "MODES", "ORACLES", "Config", "SearchSpace", "BudgetedHyperModel",
-           "BudgetedTuner", "SearchResult", "parse_budget", "search_space", "feasible_configs",
-           "make_tuner", "run_search", "trial_results", "results_table", "format_results",
-           "plot_results", "pareto_front", "save_best_model", "compile_for_recipe",
-           "RESULT_COLUMNS"]
+__all__ = ["FAMILIES", "MODES", "Config", "SearchSpace", "parse_budget", "search_space",
+           "feasible_configs", *_MODULE_OF]

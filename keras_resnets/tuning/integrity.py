@@ -23,6 +23,9 @@ from keras_resnets.tuning.hypermodel import CONFIG_HP
 REMEDY = "restore it from a copy, or pass overwrite=True (--overwrite) to start the search over"
 ORACLE_KEYS = ("ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times",
                "retry_queue", "seed", "seed_state", "tried_so_far", "id_to_hash", "display")
+# The state files of the tuner of a lone search and of a chief: Keras Tuner reloads the
+# search (and oracle.json) when one exists.
+TUNER_FILES = ("tuner0.json", "chief.json")
 STATUSES = {value for name, value in vars(TrialStatus).items() if name.isupper()}
 
 
@@ -84,6 +87,10 @@ def _check_oracle(project_dir, trials):
     path = os.path.join(project_dir, "oracle.json")
     state = read_json(path, remedy=REMEDY)
     if state is None:
+        tuners = [n for n in TUNER_FILES if os.path.exists(os.path.join(project_dir, n))]
+        if trials or tuners:
+            held = [f"trial_{t}" for t in sorted(trials)] + tuners
+            _refuse(path, f"is missing, but the search directory holds {', '.join(held)}")
         return
     missing = [k for k in ORACLE_KEYS if k not in state] if isinstance(state, dict) \
         else list(ORACLE_KEYS)

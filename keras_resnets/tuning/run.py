@@ -17,6 +17,7 @@ import os
 import sys
 
 import keras
+import tensorflow as tf
 
 from keras_resnets import _io, training
 from keras_resnets import data as data_lib
@@ -129,13 +130,16 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
         if role == "chief":
             tuner.search(verbose=0)
         else:
-            if seed is not None:
-                keras.utils.set_random_seed(seed)
             smoothing = recipe.label_smoothing
+            # each epoch's order and augmentation: a function of (seed, epoch), the same in
+            # every trial, whatever trials the process ran before
+            epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
             train = data_lib.load_dataset(
                 info.name, train_split, batch_size, augment=recipe.augment,
                 pad_mode=recipe.pad_mode, cutout=recipe.cutout, label_smoothing=smoothing,
-                seed=seed)
+                seed=seed, epoch=epoch)
+            set_epoch = keras.callbacks.LambdaCallback(
+                on_epoch_begin=lambda index, logs: epoch.assign(index))
             val = data_lib.load_dataset(info.name, val_split, batch_size, augment=False,
                                         shuffle=False, one_hot=bool(smoothing))
             # a bar on a terminal; in a log, a line per epoch and a heartbeat in the first
@@ -143,7 +147,7 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
             tuner.search(_take(train, train_samples, batch_size),
                          validation_data=_take(val, val_samples, batch_size), epochs=epochs,
                          verbose=1 if fit_verbose == "auto" else fit_verbose,
-                         callbacks=progress)
+                         callbacks=[set_epoch, *progress])
         if role == "worker":
             return SearchResult(tuner, [])
         rows = trial_results(tuner)

@@ -15,11 +15,13 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import random
 import socket
 import time
 
+import keras
 import keras_tuner
 import numpy as np
 from keras_tuner.engine.trial import TrialStatus
@@ -167,18 +169,19 @@ class BudgetedTuner(_compat.DeclaredSpace, keras_tuner.Tuner):
     directory and refuses to resume a different search; restarts a search killed at any
     moment where it stopped (the killed trial run again, completed ones kept); records
     each trial's wall time, parameters and MACs in its metrics; runs Hyperband's
-    successive rounds; and, as the chief of a distributed search, reports an address it
-    cannot serve on.
+    successive rounds; seeds each trial from ``seed`` and the trial's id, so that a
+    resumed search trains every trial as an uninterrupted one does; and, as the chief of a
+    distributed search, reports an address it cannot serve on.
 
     Example: ``make_tuner(hypermodel, "grid", directory="runs/grid").search(train_ds,
     validation_data=val_ds, epochs=5)``.
     """
 
     def __init__(self, hypermodel, oracle, *, directory, project_name, overwrite=False,
-                 definition=None, verbose=1, **kwargs):
+                 definition=None, verbose=1, seed=None, **kwargs):
         if not isinstance(hypermodel, BudgetedHyperModel):
             raise ValueError(f"hypermodel must be a BudgetedHyperModel; got {hypermodel!r}")
-        self.verbose = verbose
+        self.verbose, self.seed = verbose, seed
         self.waiting = False
         self.trial_records = {}
         project_dir = os.path.join(str(directory), project_name)
@@ -219,6 +222,8 @@ class BudgetedTuner(_compat.DeclaredSpace, keras_tuner.Tuner):
         hp = trial.hyperparameters
         config = self.hypermodel.config_for(hp.copy())
         start = time.perf_counter()
+        if self.seed is not None:  # the weights, dropout...: the same whatever ran before
+            keras.utils.set_random_seed(trial_seed(self.seed, trial.trial_id))
         if "tuner/epochs" in hp.values:  # Hyperband's rounds, as keras_tuner.Hyperband
             kwargs["epochs"] = hp.values["tuner/epochs"]
             kwargs["initial_epoch"] = hp.values["tuner/initial_epoch"]
@@ -247,6 +252,15 @@ class BudgetedTuner(_compat.DeclaredSpace, keras_tuner.Tuner):
         print(f"[tune] trial {number}{f'/{total}' if total else ''} {config.key}: params "
               f"{config.params:,}  MACs {format_count(config.macs)}  {shown}  "
               f"{metrics['wall_time']:.1f} s  ({trial.status})", flush=True)
+
+
+def trial_seed(seed, trial_id) -> int:
+    """The seed of trial ``trial_id`` of a search seeded with ``seed``.
+
+    Example: ``trial_seed(1, "0")`` is the same in every process, resumed or not.
+    """
+    digest = hashlib.sha256(f"{seed}/{trial_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
 
 
 # --- the search directory -------------------------------------------------------------------
@@ -325,6 +339,8 @@ def make_tuner(hypermodel, oracle="random", *, directory, max_trials=10, epochs=
         max_trials: trials at most (Hyperband: ignored, its brackets set the count).
         epochs: Hyperband's ``max_epochs`` (required for it).
         objective: what to maximise or minimise, e.g. ``"val_accuracy"``, ``"val_loss"``.
+        seed: the oracle's seed, and with each trial's id the seed set as the trial starts
+            (:func:`trial_seed`; default: none, unseeded trials).
         factor, hyperband_iterations: Hyperband's reduction factor and iterations.
         num_initial_points: random trials before Bayesian optimisation models the
             results (default 3).
@@ -348,7 +364,7 @@ def make_tuner(hypermodel, oracle="random", *, directory, max_trials=10, epochs=
                                 hyperband_iterations=hyperband_iterations)
     return BudgetedTuner(hypermodel, tuner_oracle, directory=os.path.dirname(path),
                          project_name=os.path.basename(path), overwrite=overwrite,
-                         definition=definition, verbose=verbose,
+                         definition=definition, verbose=verbose, seed=seed,
                          executions_per_trial=executions_per_trial)
 
 

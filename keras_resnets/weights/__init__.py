@@ -34,57 +34,85 @@ URL_PREFIXES = ("http://", "https://", "file://")
 TORCH_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    """A ``weights=`` argument resolved once, before anything is built.
+
+    ``keras_key``: keras.applications' file of that key (the file for the input size is
+    chosen when loading); otherwise ``url`` (downloaded as ``file_name``, checked against
+    ``sha256`` when known) or a local ``path``. ``record``: the catalogue record of a tag.
+
+    Example::
+
+        resolve(get_spec("resnet18"), "torchvision/imagenet1k_v1", include_top=True,
+                classes=1000, spec_of=get_spec).url   # a Hugging Face hub URL
+    """
+
+    argument: str | os.PathLike
+    keras_key: str | None = None
+    url: str | None = None
+    file_name: str | None = None
+    sha256: str | None = None
+    path: str | os.PathLike | None = None
+    record: catalogue.WeightRecord | None = None
+
+
 def _architecture(spec):
-    """What weights depend on: the spec less its name, Keras file key and initialisation."""
-    return dataclasses.replace(spec.with_zero_init_residual(False), name="", keras_weights=None)
+    """What weights depend on: the spec less its Keras file key and initialisation."""
+    return dataclasses.replace(spec.with_zero_init_residual(False), keras_weights=None)
 
 
-def find_record(spec, tag) -> catalogue.WeightRecord:
-    """The catalogue record of ``tag`` for the architecture of ``spec``, or a ValueError
-    naming the models that do have ``tag`` (a tag fits only its own architecture)."""
-    from keras_resnets import registry
+def _options(record):
+    return ", ".join(f"{k}={v!r}" for k, v in record.options)
 
-    owners = [(name, tags[tag]) for name, tags in catalogue.CATALOGUE.items() if tag in tags]
-    for name, record in owners:
-        if _architecture(registry.get_spec(name, **dict(record.options))) \
-                == _architecture(spec):
-            return record
-    def options(record):
-        return "".join(f", {k}={v!r}" for k, v in record.options)
 
-    named = ", ".join(name + (f" ({options(record)[2:]})" if record.options else "")
-                      for name, record in owners)
-    same = [(name, record) for name, record in owners if name == spec.name]
-    example = (f"create_model({same[0][0]!r}{options(same[0][1])}, weights={tag!r})" if same
-               else f"create_model('resnet50-v1.5', weights={tag!r})")
+def find_record(spec, tag, spec_of) -> catalogue.WeightRecord:
+    """The catalogue record of ``tag`` for ``spec`` (the catalogue is keyed by registry
+    names, which are the specs' names), or a ValueError naming the models that have
+    ``tag``. ``spec_of(name, **options)`` gives the spec a record was published for: a
+    tag fits only that architecture (``ResNet50V2(weights="timm/a1h_in1k")`` needs
+    ``stride_at_end=False, padding="torch"``)."""
+    record = catalogue.records(spec.name).get(tag)
+    if record is not None and _architecture(spec_of(spec.name, **dict(record.options))) \
+            == _architecture(spec):
+        return record
+    owners = [tags[tag] for tags in catalogue.CATALOGUE.values() if tag in tags]
+    named = ", ".join(r.model + (f" ({_options(r)})" if r.options else "") for r in owners)
+    example = (f"create_model({record.model!r}, {_options(record)}, weights={tag!r})"
+               if record is not None else f"create_model('resnet50-v1.5', weights={tag!r})")
     raise ValueError(f"weights={tag!r} are published for {named}, not for {spec.name!r} "
                      f"as built (another architecture); e.g. {example}")
 
 
-def validate(spec, weights, *, include_top, classes):
-    """Raise ValueError for a ``weights`` argument that cannot work, before building."""
+def resolve(spec, weights, *, include_top, classes, spec_of) -> Weights | None:
+    """``weights`` as one :class:`Weights` record, or a ValueError for an argument that
+    cannot work with ``spec`` (checked before building); ``spec_of`` as
+    :func:`find_record` takes it."""
     if weights is None:
-        return
+        return None
     if isinstance(weights, str) and (weights == "imagenet" or catalogue.is_tag(weights)):
         if weights == "imagenet" and spec.keras_weights is None and spec.name in IMAGENET:
             raise ValueError(
                 f"weights='imagenet': Keras's {spec.name} file fits {spec.name} with its default "
                 f"options only, and this one is built with other options (such as width, "
                 f"se_ratio or padding='torch'); drop them, or use weights=None")
-        if weights == "imagenet" and spec.keras_weights not in IMAGENET:
+        record = None if weights == "imagenet" else find_record(spec, weights, spec_of)
+        if (record is None or record.layout == "keras") and spec.keras_weights not in IMAGENET:
             raise ValueError(
                 f"weights='imagenet': no published ImageNet weights for {spec.name!r}; models "
                 f"with Keras's ImageNet files: {', '.join(sorted(IMAGENET))}. Use weights=None, "
                 "a catalogue tag (keras_resnets.model_info(name)['weights']) or the path of a "
                 "weights file")
-        if weights != "imagenet":
-            find_record(spec, weights)
         if include_top and classes != 1000:
             raise ValueError(f"weights={weights!r} with include_top=True needs classes=1000; "
                              f"got classes={classes}. Pass include_top=False to fine-tune")
-        return
+        if record is None or record.layout == "keras":
+            return Weights(weights, keras_key=spec.keras_weights, record=record)
+        return Weights(weights, url=record.url, file_name=record.file_name,
+                       sha256=record.sha256, record=record)
     if isinstance(weights, str) and weights.startswith(URL_PREFIXES):
-        return
+        return Weights(weights, url=weights,
+                       file_name=os.path.basename(weights.split("?")[0]))
     if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights):
         raise ValueError(f"weights must be None, 'imagenet', a catalogue tag such as "
                          f"'torchvision/imagenet1k_v1', a URL or the path of an existing weights "
@@ -93,7 +121,8 @@ def validate(spec, weights, *, include_top, classes):
     if _is_torch_file(weights):
         from keras_resnets.weights import torch_import
 
-        torch_import.check_build_options(spec, weights)
+        torch_import.check_build_options(spec, weights)  # before any layer is built
+    return Weights(weights, path=weights)
 
 
 def file_parameter_count(path) -> int | None:
@@ -119,17 +148,17 @@ def file_parameter_count(path) -> int | None:
         return None
 
 
-def check_file(weights, expected, model_name):
-    """Refuse a Keras weights file whose size shows it belongs to another architecture."""
-    if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights) \
-            or os.fspath(weights).endswith(TORCH_SUFFIXES):
+def check_file(weights: Weights, expected, model_name):
+    """Refuse a local Keras weights file whose size shows it belongs to another
+    architecture (``expected``: the model's parameter count)."""
+    if weights.path is None or _is_torch_file(weights.path):
         return
-    stored = file_parameter_count(weights)
+    stored = file_parameter_count(weights.path)
     if stored is not None and stored != expected:
         raise ValueError(
-            f"weights file {os.fspath(weights)!r} holds {stored:,} values but {model_name!r} "
-            f"has {expected:,} parameters: it belongs to another architecture (or another "
-            "include_top/classes setting)")
+            f"weights file {os.fspath(weights.path)!r} holds {stored:,} values but "
+            f"{model_name!r} has {expected:,} parameters: it belongs to another architecture "
+            "(or another include_top/classes setting)")
 
 
 def download(url, file_name, file_hash=None):
@@ -149,32 +178,28 @@ def _is_torch_file(path):
     return os.fspath(path).endswith(TORCH_SUFFIXES)
 
 
-def load(model, spec, weights, *, include_top):
-    """Load ``weights`` (``"imagenet"``, a tag, a URL or a path) into ``model``."""
-    if weights == "imagenet":
-        file_name, url, md5 = IMAGENET[spec.keras_weights].resolve(
+def load(model, weights: Weights, *, include_top):
+    """Load resolved ``weights`` (:func:`resolve`) into ``model``."""
+    if weights.keras_key is not None:
+        file_name, url, md5 = IMAGENET[weights.keras_key].resolve(
             include_top, tuple(model.input_shape[1:3]))
-        weights = download(url, file_name, md5)
-    elif isinstance(weights, str) and catalogue.is_tag(weights):
-        record = find_record(spec, weights)
-        if record.layout == "keras":
-            return load(model, spec, "imagenet", include_top=include_top)
-        weights = download(record.url, record.file_name, record.sha256)
-    elif isinstance(weights, str) and weights.startswith(URL_PREFIXES):
-        weights = download(weights, os.path.basename(weights.split("?")[0]))
-    if _is_torch_file(weights):
+        path = download(url, file_name, md5)
+    elif weights.url is not None:
+        path = download(weights.url, weights.file_name, weights.sha256)
+    else:
+        path = weights.path
+    if _is_torch_file(path):
         from keras_resnets.weights import torch_import
 
-        torch_import.check_build_options(spec, weights)  # again: a URL's file is here now
-        torch_import.load(model, weights)
+        torch_import.load(model, path)
         return
     try:
-        model.load_weights(weights)
+        model.load_weights(path)
     except (OSError, zipfile.BadZipFile) as error:  # truncated, damaged, not HDF5 or zip
         reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise StateFileError(f"weights file {os.fspath(weights)!r} cannot be read ({reason}); "
+        raise StateFileError(f"weights file {os.fspath(path)!r} cannot be read ({reason}); "
                              f"it is damaged or not a Keras weights file: save or download "
                              f"it again") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"weights file {os.fspath(weights)!r} does not fit {model.name!r}: "
+        raise ValueError(f"weights file {os.fspath(path)!r} does not fit {model.name!r}: "
                          f"{error}") from error
