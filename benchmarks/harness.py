@@ -13,6 +13,10 @@ Rules it enforces, so that a shared, loaded machine cannot flatter us:
 - **The record**: every result file carries the machine (CPU model, cores, memory), the
   load average before and after, and the exact timed call (:func:`write_results`).
 
+The timing core (``abba``, ``compare``, ``load``) lives in :mod:`keras_resnets.timing`,
+which the package's own measurements (the tuner's latency budget) use too; this module
+adds the verdicts and the result files.
+
 Example::
 
     times = abba({"ours": lambda: ours.predict_on_batch(x),
@@ -25,23 +29,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import random
 import statistics
 import time
 from pathlib import Path
 
 from keras_resnets._io import write_text  # temp file, then rename
+from keras_resnets.timing import abba, compare, cpu_model, load, timed  # noqa: F401 (re-exported)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            return next(line.split(":", 1)[1].strip() for line in handle
-                        if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def _memory_gib() -> float | None:
@@ -57,7 +52,7 @@ def machine() -> dict:
 
     import keras
 
-    info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": _memory_gib(),
+    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "memory_gib": _memory_gib(),
             "python": platform.python_version(), "keras": keras.__version__,
             "backend": keras.backend.backend(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -67,48 +62,6 @@ def machine() -> dict:
         except PackageNotFoundError:
             pass
     return info
-
-
-def load() -> list[float]:
-    """The 1, 5 and 15 minute load averages."""
-    return [round(value, 2) for value in os.getloadavg()]
-
-
-def timed(fn, clock=time.perf_counter) -> float:
-    start = clock()
-    fn()
-    return clock() - start
-
-
-def abba(sides: dict, repeats: int, warmup: int = 1, clock=time.perf_counter) -> dict:
-    """Seconds per call of each callable in ``sides``: ``warmup`` untimed calls each (in
-    the same alternating order), then ``repeats`` timed rounds, the order reversed every
-    round (A B, B A, A B, ...). Returns ``{name: [seconds, ...]}``. ``clock``: wall time
-    by default; ``time.process_time`` (the process's CPU seconds, all threads) measures
-    the work done, which other jobs on a loaded machine disturb much less."""
-    names = list(sides)
-    for r in range(warmup):
-        for name in names if r % 2 == 0 else reversed(names):
-            sides[name]()
-    times = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names if r % 2 == 0 else reversed(names):
-            times[name].append(timed(sides[name], clock))
-    return times
-
-
-def compare(numerator: list[float], denominator: list[float], *, resamples: int = 2000,
-            seed: int = 0) -> dict:
-    """Ratio of the medians ``median(numerator) / median(denominator)`` with a 95%
-    percentile-bootstrap interval (each side resampled with replacement)."""
-    rng = random.Random(seed)
-    ratios = sorted(
-        statistics.median(rng.choices(numerator, k=len(numerator)))
-        / statistics.median(rng.choices(denominator, k=len(denominator)))
-        for _ in range(resamples))
-    return {"ratio": statistics.median(numerator) / statistics.median(denominator),
-            "low": ratios[int(0.025 * resamples)], "high": ratios[int(0.975 * resamples) - 1],
-            "n": [len(numerator), len(denominator)]}
 
 
 def verdict(result: dict) -> str:

@@ -25,14 +25,16 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it (the families' builders: their ``__all__``)
 _EXPORTS = {"build_model": "builder", "deep_graph_recursion": "engine",
-            "load_model": "saving"}
+            "load_model": "saving", "feature_info": "features", "save_preset": "presets",
+            "preprocessing": "presets"}
 _EXPORTS.update(dict.fromkeys(("preprocess_input", "decode_predictions"),
                               "weights.preprocessing"))
 _EXPORTS.update(dict.fromkeys(("create_model", "list_models", "count_params", "count_macs",
                                "get_spec", "model_info"), "registry"))
 _SUBMODULES = ("blocks", "layers", "engine", "families", "builder", "registry", "primitives",
-               "models", "weights", "saving", "data", "datasets", "normalization", "export",
-               "tflite_check", "examples_data", "training", "tuning", "cli")
+               "models", "weights", "saving", "features", "presets", "data", "datasets",
+               "normalization", "export", "tflite_check", "examples_data", "training", "tuning",
+               "cli")
 
 
 @functools.cache

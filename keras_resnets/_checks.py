@@ -101,6 +101,16 @@ def check_options(model, options, allowed):
                                  f"are {valid}, besides the keras.applications arguments")
 
 
+def check_imagenet_padding(model, padding, weights, alternative=""):
+    """Keras's ImageNet files were trained with ``padding="keras"``: a ValueError naming
+    ``model`` for ``weights="imagenet"`` with any other padding, e.g.
+    ``check_imagenet_padding("ResNet", "torch", "imagenet")``; ``alternative`` ends the
+    message (where other weights fit that padding)."""
+    if weights == "imagenet" and padding != "keras":
+        raise ValueError(f"{model} padding must be 'keras' for weights='imagenet' (Keras's "
+                         f"files were trained with it); got padding={padding!r}{alternative}")
+
+
 def scaled(channels, width):
     """``channels * width`` rounded, at least 1."""
     return max(1, int(round(channels * width)))

@@ -261,12 +261,17 @@ def cutout(image, size, seed):
     return image * tf.cast(~inside, image.dtype)[..., None]
 
 
-def _preprocess(info, augment, pad_mode, cutout_size, one_hot, label_smoothing):
+def _normalizer(info):
     mean = tf.constant(info.mean, tf.float32)
     std = tf.constant(info.std, tf.float32)
+    return lambda image: (tf.cast(image, tf.float32) / 255.0 - mean) / std
+
+
+def _preprocess(info, augment, pad_mode, cutout_size, one_hot, label_smoothing, normalize=True):
+    normalized = _normalizer(info) if normalize else lambda image: tf.cast(image, tf.float32)
 
     def fn(image, label, seed=None):
-        image = (tf.cast(image, tf.float32) / 255.0 - mean) / std
+        image = normalized(image)
         if seed is not None:
             crop_seed, flip_seed, cutout_seed = tf.unstack(
                 tf.random.experimental.stateless_split(seed, 3))
@@ -296,7 +301,7 @@ def _check_options(pad_mode, cutout_size, label_smoothing):
 def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode="constant",
                  cutout=0, label_smoothing=0.0, one_hot=False, shuffle=None, seed=None,
                  drop_remainder=False, repeat=False, cache=None, data_dir=None,
-                 download=True, epoch=None) -> tf.data.Dataset:
+                 download=True, epoch=None, batch_augment=None) -> tf.data.Dataset:
     """A batched, prefetched ``tf.data`` pipeline of normalized ``(image, label)`` pairs.
 
     Args:
@@ -320,6 +325,12 @@ def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode=
             an int64 ``tf.Variable`` read as each pass starts, makes the order and the
             augmentation of a pass a function of (``seed``, epoch) only, the same in every
             process: a resumed run sees the same batches.
+        batch_augment: ``fn(images, labels, seed) -> (images, labels)`` applied to each
+            batch of pixels (0-255, after the crop, flip and cutout, which then pad and
+            erase with black) and one-hot labels, before normalization, with a stateless
+            seed drawn from (``seed``, epoch, batch position) when ``epoch`` is given:
+            :func:`keras_resnets.training.augmentation.batch_augmentation` (MixUp,
+            CutMix, RandAugment, RandomErasing).
     """
     name = _check_name(name)
     batch_size = check_positive_int("batch_size", batch_size, "32, 64, 128")
@@ -338,8 +349,13 @@ def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode=
         ds = ds.cache(cache if isinstance(cache, str) else "")
     buffer = (min(size, 50_000) if size > 0 else 10_000) \
         if (training if shuffle is None else shuffle) else 0
-    one_hot = bool(one_hot or label_smoothing)
-    fn = _preprocess(info, augment, pad_mode, int(cutout), one_hot, float(label_smoothing))
+    if batch_augment is not None and not callable(batch_augment):
+        raise ValueError(f"batch_augment must be None or a function (images, labels, seed) "
+                         f"-> (images, labels), e.g. batch_augmentation(get_recipe('modern'))"
+                         f"; got {batch_augment!r}")
+    one_hot = bool(one_hot or label_smoothing or batch_augment)
+    fn = _preprocess(info, augment, pad_mode, int(cutout), one_hot, float(label_smoothing),
+                     normalize=batch_augment is None)
     augmented = augment != "none" or bool(cutout)
     if epoch is not None:
         ds = _seeded_pass(ds, epoch, seed, buffer, fn, augmented)
@@ -355,6 +371,8 @@ def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode=
         else:
             ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if batch_augment is not None:
+        ds = _augmented_batches(ds, batch_augment, _normalizer(info), epoch, seed)
     if epoch is not None and size >= 0:  # a pass of unknown length would hide its size
         batches = size // batch_size if drop_remainder else -(-size // batch_size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
@@ -387,6 +405,22 @@ def _seeded_pass(ds, epoch, seed, buffer, fn, augmented):
             num_parallel_calls=tf.data.AUTOTUNE)
 
     return tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+
+
+def _augmented_batches(ds, batch_augment, normalize, epoch, seed):
+    """``ds``'s batches through ``batch_augment`` then normalized, one batch at a time (the
+    augmentation's seed generators are set per batch): seeds from (``seed``, epoch, batch
+    position) when ``epoch`` is given, else fresh ones on every pass."""
+    def apply(pair, batch_seed):
+        images, labels = batch_augment(*pair, batch_seed)
+        return normalize(images), labels
+
+    if epoch is None:
+        seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=True).batch(2)
+        return tf.data.Dataset.zip(ds, seeds).map(apply)
+    base = tf.constant([0 if seed is None else seed, 0xBA7C4], tf.int64)
+    return ds.enumerate().map(lambda i, pair: apply(pair, tf.random.experimental.stateless_fold_in(
+        tf.random.experimental.stateless_fold_in(base, tf.cast(epoch, tf.int64)), i)))
 
 
 def _split_size(builder, split):

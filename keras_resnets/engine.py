@@ -10,7 +10,8 @@ options) and a head. The engine alone owns what every family needs:
   keep stride 1 and dilate instead (DeepLab's atrous backbone);
 - the stage outputs: the last map at each reduction (``C2`` = 1/4 of the input, ``C5`` =
   1/32; a network whose stem keeps full resolution numbers its stages from ``C2``), with
-  their channels and reductions in :func:`feature_info`;
+  their channels, reductions and layer names in :func:`feature_info`, and the choice of
+  some of them (``out_indices``, by index or name, as timm's);
 - the defaults: ``classes`` and ``input_shape`` are resolved once, here.
 
 :func:`build_model` builds a spec on Keras tensors; :func:`count` runs the same code on a
@@ -261,7 +262,8 @@ class _Levels:
         if level >= 2 and f"C{level}" not in self.outputs:
             self.outputs[f"C{level}"] = feature
             self.info.append({"name": f"C{level}", "channels": B.channels(feature),
-                              "reduction": reduction})
+                              "reduction": reduction,
+                              "layer": feature.layer if P.is_probe(feature) else None})
 
 
 def _droppable(spec) -> int:
@@ -311,8 +313,26 @@ def _check_stage_arguments(kind, stage):
                          "'bottleneck')")
 
 
-def run_stages(spec, x, *, drop_path_rate=0.0):
-    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``."""
+def call_block(kind, x, filters, *, remat=False, name, **kwargs):
+    """``kind.build(x, filters, name=name, ...)`` (``kwargs``: what :func:`_taken` keeps,
+    the style and the options); with ``remat``, built as a model of its own and called
+    through :class:`~keras_resnets.layers.RematBlock` (gradient checkpointing: only the
+    block's input is kept for the backward pass)."""
+    if not remat:
+        return kind.build(x, filters, name=name, **kwargs)
+    import keras
+
+    from keras_resnets.layers import RematBlock
+
+    inputs = keras.Input(x.shape[1:], dtype=x.dtype)
+    outputs = kind.build(inputs, filters, name=name, **kwargs)
+    return RematBlock(keras.Model(inputs, outputs, name=f"{name}_block"), name=name)(x)
+
+
+def run_stages(spec, x, *, drop_path_rate=0.0, until=None, remat=False):
+    """Stem and stages on ``x``: returns ``(stage outputs, last tensor, feature info)``;
+    ``until``: stop once that level (``"C4"``) is out, leaving the later stages unbuilt;
+    ``remat``: every block checkpointed (:func:`call_block`)."""
     x = B.STEMS[spec.stem.kind].build(x, spec.stem, style=spec.style)
     # reduction: as the strides ask; strided: as applied, capped at the output stride
     reduction = strided = spec.stem_reduction
@@ -331,6 +351,8 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
             stride = stage.stride if j == strided_block else 1
             if stride > 1:
                 levels.record(reduction, feature)
+                if until in levels.outputs:
+                    return levels.outputs, x, levels.info
                 reduction *= stride
                 if spec.output_stride and strided * stride > spec.output_stride:
                     dilation_gain, stride = dilation_gain * stride, 1
@@ -338,7 +360,7 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
                     strided *= stride
             rate = (drop_path_rate * droppable_before / last_droppable if kind.drop_path
                     else 0.0)
-            out = kind.build(x, stage.filters,
+            out = call_block(kind, x, stage.filters, remat=remat,
                              name=stage.name.format(stage=number, block=j + 1, index=index),
                              style=spec.style, **_taken(kind, stride=stride, drop_rate=rate,
                                                         dilation=stage.dilation * dilation_gain),
@@ -351,20 +373,57 @@ def run_stages(spec, x, *, drop_path_rate=0.0):
 
 
 def forward(spec, inputs, *, include_top=True, pooling=None, classes=None,
-            classifier_activation="softmax", drop_path_rate=0.0, features_only=False):
-    """The whole network on ``inputs`` (a Keras tensor or a probe)."""
-    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate)
+            classifier_activation="softmax", drop_path_rate=0.0, features_only=False,
+            levels=None, remat=False):
+    """The whole network on ``inputs`` (a Keras tensor or a probe); with ``features_only``,
+    the stage outputs named in ``levels`` (all of them if None), the network up to them;
+    ``remat``: every block checkpointed."""
+    outputs, last, _ = run_stages(spec, inputs, drop_path_rate=drop_path_rate, remat=remat,
+                                  until=levels[-1] if features_only and levels else None)
     if features_only:
-        return outputs
+        return outputs if levels is None else {level: outputs[level] for level in levels}
     return spec.head(spec, inputs, outputs, last, include_top=include_top, pooling=pooling,
                      classes=spec.default_classes if classes is None else classes,
                      classifier_activation=classifier_activation)
 
 
-def feature_info(spec, input_shape=None) -> list[dict]:
-    """The stage outputs' names, channels and reductions (timm's ``feature_info``)."""
+def feature_info(spec, input_shape=None, out_indices=None) -> list[dict]:
+    """The stage outputs' names, channels, reductions and layer names (timm's
+    ``feature_info``), those of ``out_indices`` only when given::
+
+        feature_info(get_spec("resnet50"), out_indices=("C4", -1))
+        # [{"name": "C4", "channels": 1024, "reduction": 16, "layer": "conv4_block6_out"},
+        #  {"name": "C5", "channels": 2048, "reduction": 32, "layer": "conv5_block3_out"}]
+    """
     probe = P.Probe.input(input_shape or spec.default_input_shape)
-    return run_stages(spec, probe)[2]
+    info = run_stages(spec, probe)[2]
+    if out_indices is None:
+        return info
+    chosen = select_levels(info, out_indices, spec.name)
+    return [f for f in info if f["name"] in chosen]
+
+
+def select_levels(info, out_indices, model_name) -> tuple:
+    """The level names that ``out_indices`` picks from ``info`` (indices into it, negative
+    ones from the end, or names such as ``"C3"``), in the network's order."""
+    names = [f["name"] for f in info]
+    rule = (f"out_indices must be a non-empty tuple of distinct level indices (0 to "
+            f"{len(names) - 1}, or negative from the end) or names of {model_name}'s levels "
+            f"{', '.join(names)}; got {out_indices!r} (e.g. out_indices=(1, 2, 3) or "
+            f"('C3', 'C4', 'C5'))")
+    if not isinstance(out_indices, (tuple, list)) or not out_indices:
+        raise ValueError(rule)
+    chosen = []
+    for item in out_indices:
+        if C.is_int(item) and -len(names) <= item < len(names):
+            chosen.append(names[item])
+        elif isinstance(item, str) and item.upper() in names:
+            chosen.append(item.upper())
+        else:
+            raise ValueError(rule)
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(rule)
+    return tuple(sorted(chosen, key=names.index))
 
 
 def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
@@ -376,11 +435,15 @@ def count(spec, input_shape=None, *, classes=None, **forward_kwargs) -> P.Tally:
 
 def validate_build_arguments(spec, *, include_top, pooling, classes, input_shape,
                              drop_path_rate, classifier_activation="softmax",
-                             features_only=False, name=None):
+                             features_only=False, out_indices=None, name=None):
     """Check the keras.applications arguments before any layer is built or counted
     (``weights`` are resolved above the engine, in :mod:`keras_resnets.builder`)."""
     C.check_bool("include_top", include_top)
     C.check_bool("features_only", features_only)
+    if out_indices is not None and not features_only:
+        raise ValueError(f"out_indices picks feature levels, so it needs features_only=True; "
+                         f"got out_indices={out_indices!r} with features_only={features_only!r}"
+                         " (e.g. features_only=True, out_indices=('C3', 'C4', 'C5'))")
     if not C.is_int(classes) or not 1 <= classes <= MAX_CLASSES:
         raise ValueError(f"classes must be an integer from 1 to {MAX_CLASSES:,}; got "
                          f"{classes!r} (e.g. classes=10 for CIFAR-10, 1000 for ImageNet)")
@@ -421,9 +484,10 @@ def _input_shape(spec, input_tensor, input_shape):
 
 def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, pooling=None,
              classes=None, classifier_activation="softmax", name=None, drop_path_rate=0.0,
-             features_only=False, zero_init_residual=None):
+             features_only=False, out_indices=None, zero_init_residual=None, remat=False):
     """Resolve the defaults once, check every argument and count the network: returns
-    ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built."""
+    ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built
+    (``remat`` changes no count)."""
     C.check_channels_last()
     check_no_head_arguments(features_only, pooling=pooling, classes=classes,
                             classifier_activation=classifier_activation)
@@ -433,16 +497,20 @@ def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, poo
                              classes=classes, input_shape=input_shape,
                              drop_path_rate=drop_path_rate,
                              classifier_activation=classifier_activation,
-                             features_only=features_only, name=name)
+                             features_only=features_only, out_indices=out_indices, name=name)
+    C.check_bool("remat", remat)
     if zero_init_residual is not None:
         spec = spec.with_zero_init_residual(C.check_bool("zero_init_residual",
                                                          zero_init_residual))
     forward_kwargs = dict(include_top=include_top and not features_only, pooling=pooling,
                           classes=classes,
                           classifier_activation=classifier_activation,
-                          features_only=features_only, drop_path_rate=drop_path_rate)
+                          features_only=features_only, drop_path_rate=drop_path_rate,
+                          levels=None if out_indices is None else tuple(
+                              f["name"] for f in feature_info(spec, input_shape, out_indices)))
     # shape and option checks of the whole network, before any layer exists
-    return spec, input_shape, forward_kwargs, count(spec, input_shape, **forward_kwargs)
+    tally = count(spec, input_shape, **forward_kwargs)
+    return spec, input_shape, dict(forward_kwargs, remat=remat), tally
 
 
 def count_model(spec, *, known_size=False, **build_arguments) -> P.Tally:
@@ -463,11 +531,17 @@ def build_model(spec: NetworkSpec, *, input_tensor=None, name=None,
     classifier_activation, name``; :func:`keras_resnets.build_model` also loads weights).
 
     ``features_only=True`` returns a model whose outputs are the stage outputs, a dict
-    ``{"C2": ..., "C5": ...}``, for detection and segmentation heads. ``drop_path_rate``
+    ``{"C2": ..., "C5": ...}``, for detection and segmentation heads; ``out_indices`` keeps
+    some of them, by index or name (``(1, 2, 3)`` or ``("C3", "C4", "C5")``), and the network
+    ends at the last one. ``drop_path_rate``
     is the stochastic-depth rate of the last block, rising linearly from 0 at the first.
     Every residual branch starts as zero, so a fresh network of any depth is the identity
     plus its projections and stays finite; ``zero_init_residual=False`` keeps the usual
     initialisation (None: the spec's own, :class:`~keras_resnets.blocks.ResidualOptions`).
+    ``remat=True`` checkpoints every block (:class:`~keras_resnets.layers.RematBlock`):
+    training recomputes each block's activations in the backward pass instead of keeping
+    them, for deep nets or large batches that do not fit otherwise; same weights, outputs
+    and gradients, more time per step.
     """
     import keras  # here, not at the top: counting and the registry run without Keras
 

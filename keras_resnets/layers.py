@@ -191,3 +191,153 @@ def _padding_pairs(padding):
         raise ValueError(f"ConstantPadding2D padding must be an int >= 0 or "
                          f"((top, bottom), (left, right)); got {padding!r}")
     return pairs
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class RematBlock(keras.layers.Layer):
+    """Runs ``block`` (a functional ``keras.Model``) under ``keras.remat``: training keeps
+    only the block's input and recomputes its activations in the backward pass (gradient
+    checkpointing), so memory grows with the number of blocks, not of layers.
+
+    The block runs statelessly inside the rematerialized function and its updated
+    non-trainable state (BatchNorm statistics, dropout seeds) is assigned once, outside
+    it: the recomputation repeats the same dropout masks and never updates a statistic
+    twice, so gradients and state equal those of the plain block to round-off.
+
+    Example::
+
+        inputs = keras.Input((32, 32, 16))
+        block = keras.Model(inputs, basic_block(inputs, 16, 1, name="b1"))
+        y = RematBlock(block, name="b1")(x)
+    """
+
+    def __init__(self, block, **kwargs):
+        super().__init__(**kwargs)
+        self.block = block
+
+    def build(self, input_shape):
+        pass  # the block was built when it was made
+
+    def call(self, inputs, training=None):
+        block = self.block
+        # copies: the recomputation must see the state the forward pass saw
+        state = [ops.copy(v) for v in block.non_trainable_variables]
+
+        def forward(x, *weights):
+            return block.stateless_call(list(weights), state, x, training=training)
+
+        outputs, updated = keras.remat(forward)(
+            inputs, *[v.value for v in block.trainable_variables])
+        for variable, value in zip(block.non_trainable_variables, updated):
+            variable.assign(value)
+        return outputs
+
+    def compute_output_spec(self, inputs, training=None):
+        return self.block.compute_output_spec(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "block": keras.saving.serialize_keras_object(self.block)}
+
+    @classmethod
+    def from_config(cls, config):
+        block = keras.saving.deserialize_keras_object(config.pop("block"))
+        return cls(block, **config)
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ResizeShorterSide(keras.layers.Layer):
+    """Resize so that the shorter side is ``size`` and the longer one
+    ``floor(size * longer / shorter)``, as torchvision's ``Resize(size)`` does; square
+    images become ``size`` x ``size``. Images (H, W, C) or batches of one size (N, H, W, C).
+
+    Example::
+
+        ResizeShorterSide(256)(images_427x640)   # 256 x 383
+    """
+
+    def __init__(self, size, interpolation="bilinear", antialias=True, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.interpolation, self.antialias = int(size), interpolation, antialias
+
+    def call(self, images):
+        height, width = ops.shape(images)[-3], ops.shape(images)[-2]
+        if isinstance(height, int) and isinstance(width, int):  # a static shape
+            size = ((self.size * height // width, self.size) if width <= height
+                    else (self.size, self.size * width // height))
+            return ops.image.resize(ops.cast(images, self.compute_dtype), size,
+                                    interpolation=self.interpolation, antialias=self.antialias)
+        # tf.data, or a TensorFlow graph of images of any size: what Keras's TensorFlow
+        # backend does, with the size a tensor (keras.ops.image.resize wants numbers)
+        import tensorflow as tf
+
+        taller = width <= height
+        size = tf.stack([tf.where(taller, self.size * height // width, self.size),
+                         tf.where(taller, self.size, self.size * width // height)])
+        return tf.image.resize(tf.cast(images, self.compute_dtype), size,
+                               method=self.interpolation, antialias=self.antialias)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-3], None, None, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "interpolation": self.interpolation,
+                "antialias": self.antialias}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class CentreCrop(keras.layers.Layer):
+    """The central ``size`` x ``size`` window, its offsets rounded as torchvision's
+    ``center_crop`` rounds them (``round((H - size) / 2)``, halves to even); Keras's
+    ``CenterCrop`` floors them instead, one pixel off for some sizes.
+
+    Example::
+
+        CentreCrop(224)(images_256x383)           # rows 16..239, columns 80..303
+    """
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+
+    def _offset(self, length):
+        spare = length - self.size
+        half = spare // 2
+        return half + (spare % 2) * (half % 2)
+
+    def call(self, images):
+        top, left = self._offset(ops.shape(images)[-3]), self._offset(ops.shape(images)[-2])
+        return images[..., top:top + self.size, left:left + self.size, :]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-3], self.size, self.size, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class Standardize(keras.layers.Layer):
+    """``(x * scale - mean) / std`` per channel, the channels first reversed when
+    ``channels="bgr"`` (keras.applications' "caffe" mode).
+
+    Example::
+
+        Standardize(1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))(crops)
+    """
+
+    def __init__(self, scale, mean, std, channels="rgb", **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.mean, self.std = float(scale), tuple(mean), tuple(std)
+        self.channels = channels
+
+    def call(self, images):
+        x = ops.cast(images, self.compute_dtype)
+        if self.channels == "bgr":
+            x = ops.flip(x, axis=-1)
+        mean = ops.convert_to_tensor(self.mean, self.compute_dtype)
+        std = ops.convert_to_tensor(self.std, self.compute_dtype)
+        return (x * self.scale - mean) / std
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "mean": self.mean,
+                "std": self.std, "channels": self.channels}

@@ -44,13 +44,15 @@ class Tally:
 
 
 class Probe:
-    """Stands in for a Keras tensor of shape ``(height, width, channels)`` when counting."""
+    """Stands in for a Keras tensor of shape ``(height, width, channels)`` when counting;
+    ``layer``: the name of the layer that made it (None for the input)."""
 
-    __slots__ = ("shape", "tally")
+    __slots__ = ("shape", "tally", "layer")
 
-    def __init__(self, shape, tally: Tally):
+    def __init__(self, shape, tally: Tally, layer=None):
         self.shape = tuple(shape)
         self.tally = tally
+        self.layer = layer
 
     @classmethod
     def input(cls, shape) -> Probe:
@@ -114,7 +116,7 @@ class Recipe:
             tally.layers += self.weighted
             self._counted = True
         tally.macs += self.macs(shape, out_shape)
-        return Probe(out_shape, tally)
+        return Probe(out_shape, tally, self.name)
 
 
 class Conv(Recipe):

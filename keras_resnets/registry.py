@@ -17,9 +17,10 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from collections import namedtuple
 
-from keras_resnets import builder, engine
+from keras_resnets import builder, engine, presets
 from keras_resnets.families import (  # noqa: F401  (read through here: every family registered)
     PaperErrors,
     TuningAxes,
@@ -39,6 +40,13 @@ def _arguments(model_name, kwargs):
     """``(spec, build arguments)`` of a call: the family's options make the spec; a
     catalogue tag brings the build options its weights need (timm's Xception:
     ``padding="torch"``) unless the call sets one of them itself."""
+    spec_kwargs, build_kwargs = _split(model_name, kwargs)
+    return get_spec(model_name, **spec_kwargs), build_kwargs
+
+
+def _split(model_name, kwargs):
+    """``(the family's options, build arguments)`` of a call, a catalogue tag's options
+    added (see :func:`_arguments`)."""
     family, match = find_family(model_name)
     weights = kwargs.get("weights")
     record = catalogue.records(match.group(0)).get(weights) if isinstance(weights, str) else None
@@ -46,21 +54,33 @@ def _arguments(model_name, kwargs):
         kwargs = {**dict(record.options), **kwargs}
     spec_kwargs = {k: v for k, v in kwargs.items() if k not in builder.BUILD_ARGUMENTS}
     build_kwargs = {k: v for k, v in kwargs.items() if k in builder.BUILD_ARGUMENTS}
-    return get_spec(model_name, **spec_kwargs), build_kwargs
+    return spec_kwargs, build_kwargs
 
 
 def create_model(model_name, /, **kwargs):
-    """Build a registered model: ``create_model("wrn-28-10", classes=100, name="wrn")``.
+    """Build a registered model: ``create_model("wrn-28-10", classes=100, name="wrn")``, or
+    load a preset (:func:`keras_resnets.save_preset`) from a directory or an
+    ``"hf://owner/repo"`` handle.
 
     Keyword arguments are the keras.applications ones (``include_top``, ``weights``,
     ``input_tensor``, ``input_shape``, ``pooling``, ``classes``, ``classifier_activation``,
-    ``name``: the Keras model's name), ``drop_path_rate``, ``features_only``,
-    ``zero_init_residual``, and the family's own options (for example ``dropout_rate``
+    ``name``: the Keras model's name), ``drop_path_rate``, ``features_only`` (with
+    ``out_indices`` to pick levels: ``(1, 2, 3)`` or ``("C3", "C4", "C5")``),
+    ``zero_init_residual``, ``remat`` (gradient checkpointing of every block: less memory,
+    more time per training step), and the family's own options (for example ``dropout_rate``
     for Wide ResNets). A catalogue tag brings the options its weights were trained with:
     ``create_model("xception", weights="timm/tf_in1k")`` builds ``padding="torch"``.
     """
-    spec, build_kwargs = _arguments(model_name, kwargs)
-    return builder.build_model(spec, **build_kwargs)
+    if presets.is_preset(model_name):
+        model_name, kwargs, info = presets.preset_arguments(model_name, kwargs)
+        model = create_model(model_name, **kwargs)
+        model.keras_resnets_preset = info
+        return model
+    spec_kwargs, build_kwargs = _split(model_name, kwargs)
+    model = builder.build_model(get_spec(model_name, **spec_kwargs), **build_kwargs)
+    model.keras_resnets_build = dataclasses.replace(
+        model.keras_resnets_build, model_name=model_name.strip().lower(), spec_options=spec_kwargs)
+    return model
 
 
 def _tally(model_name, kwargs, known_size=False):

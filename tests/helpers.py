@@ -66,3 +66,15 @@ EXPORT_FAMILY_CASES = [
     ("inceptionv3", "inceptionv3", dict(input_shape=(75, 75, 3), classes=10), True),
     ("deeplabv3-resnet50", "deeplabv3-resnet18", dict(input_shape=(64, 64, 3), classes=4), True),
 ]
+
+
+def tensorboard_scalars(log_dir):
+    """``{tag: [(step, value), ...]}`` of the scalar summaries under ``log_dir``, read with
+    TensorBoard's own reader (TF2 writes scalars as tensor events)."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return {tag: [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in events.Tensors(tag)]
+            for tag in events.Tags()["tensors"]}

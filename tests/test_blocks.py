@@ -113,9 +113,9 @@ def test_inception_block_reduction_nested_and_callable_steps():
 def test_inception_block_rejects_bad_steps():
     x = P.Probe.input((8, 8, 4))
     with pytest.raises(ValueError, match="branch step"):
-        B.inception_block(x, [[(8, 1), "median"]], name="bad")
+        B.inception_block(x, branches=[[(8, 1), "median"]], name="bad")
     with pytest.raises(ValueError, match="non-empty list"):
-        B.inception_block(x, [], name="bad")
+        B.inception_block(x, branches=[], name="bad")
     with pytest.raises(ValueError, match="order"):
         B.factorized_conv(x, 8, 7, order="7x7", name="bad")
 

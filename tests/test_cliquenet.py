@@ -237,14 +237,16 @@ def test_dropout_defaults_follow_the_paper():
 
 def test_clique_block_is_public():
     x = keras.Input((8, 8, 16))
-    stage_one, stage_two = B.clique_block(x, 3, 4, name="c")
-    assert tuple(stage_one.shape) == tuple(stage_two.shape) == (None, 8, 8, 12)
-    one, same = B.clique_block(x, 3, 4, name="d", stage_two=False)
-    assert one is same
+    transit, feature = B.clique_block(x, 4, layers=3, name="c")
+    assert tuple(transit.shape) == (None, 8, 8, 12)
+    assert tuple(feature.shape) == (None, 8, 8, 28)  # input 16 + 3 layers of 4
+    assert keras.Model(x, transit).layers[-1].name == "c_stage2"
+    stage_one, _ = B.clique_block(x, 4, layers=3, name="d", variant="I+I")
+    assert keras.Model(x, stage_one).layers[-1].name == "d_stage1"
 
 
 @pytest.mark.parametrize("call", [
-    lambda: B.clique_block(keras.Input((8, 8, 16)), 3, 4, name="c", loops=0),
+    lambda: B.clique_block(keras.Input((8, 8, 16)), 4, layers=3, name="c", loops=0),
     lambda: CliqueOptions(layers=3, loops=0),
     lambda: kr.CliqueNet(12, 36, loops=0)])
 def test_one_loops_rule_for_block_options_and_builder(call):

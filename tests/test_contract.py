@@ -7,10 +7,12 @@ inference output, so one build serves both); its fresh logits are finite and bou
 
 For one name of each kind of network (:func:`op_signature`: a deeper or wider copy is made
 of the same layers, saved and called alike): it saves and reloads bit-identically;
-``model(x)`` is inference, as ``model(x, training=False)``, drop path included; its
-feature outputs are those ``feature_info`` describes; a compiled ``predict`` on a
-``tf.data`` pipeline gives the eager outputs; after one SGD step every trainable weight
-gets a finite non-zero gradient. For a set of names that together hold
+``model(x)`` is inference, as ``model(x, training=False)``, drop path included; a preset
+of it rebuilds it bit-identically (the cheapest of each family); its first two feature
+levels, picked by ``out_indices``, are those ``feature_info`` describes, counted exactly;
+a compiled ``predict`` on a ``tf.data`` pipeline gives the eager outputs; after one SGD
+step every trainable weight gets a finite non-zero gradient. For a set of names that
+together hold
 every stem, block kind and head (:func:`covering`: what a dtype policy or a converter
 sees is layers, not how many): it runs under mixed precision with a float32 head; it
 converts to a builtins-only TFLite file that agrees with Keras (leaving the parts
@@ -82,6 +84,15 @@ def representatives():
     for name in sorted(kr.list_models(), key=cost):
         cheapest.setdefault(op_signature(name), name)
     return sorted(cheapest.values())
+
+
+@functools.cache
+def one_per_family():
+    """The cheapest representative of each registered family (resnet, densenet, ...)."""
+    cheapest = {}
+    for name in sorted(representatives(), key=cost):
+        cheapest.setdefault(kr.model_info(name)["family"], name)
+    return set(cheapest.values())
 
 
 def parts(name):
@@ -237,16 +248,29 @@ def test_round_trips_inference_call_features_predict_and_learning(name, tmp_path
     set_batch_statistics(model)
     np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x, training=False)))
 
-    info = engine.feature_info(kr.get_spec(name), shape)
-    features = kr.create_model(name, input_shape=shape, features_only=True)
-    assert sorted(features.output) == sorted(f["name"] for f in info)
+    if name in one_per_family():  # a preset rebuilds it exactly, BatchNorm statistics too
+        kr.save_preset(model, tmp_path / "preset")
+        np.testing.assert_array_equal(
+            eager_logits(kr.create_model(str(tmp_path / "preset")), x), eager_logits(model, x))
+
+    every = engine.feature_info(kr.get_spec(name), shape)
+    reductions = [f["reduction"] for f in every]
+    assert reductions == sorted(reductions) and len(set(reductions)) == len(reductions)
+    # the first two levels, by index and by name: the network ends at the second
+    picked = (0, every[1]["name"].lower())
+    info = kr.feature_info(name, input_shape=shape, out_indices=picked)
+    assert info == every[:2]
+    features = kr.create_model(name, input_shape=shape, features_only=True, out_indices=picked)
+    counted = kr.count_params(name, input_shape=shape, features_only=True, out_indices=picked)
+    assert (trainable_count(features), features.count_params()) == tuple(counted)
+    assert kr.feature_info(features) == info
+    assert list(features.output) == [f["name"] for f in info]
     for f in info:
         out = features.output[f["name"]]
+        assert features.get_layer(f["layer"]).output is out
         assert out.shape[-1] == f["channels"]
         assert out.shape[1] == -(-shape[0] // f["reduction"]) or name.startswith("deeplab") \
             or name in ("xception", "inceptionv3")  # valid-padded stems shrink a little more
-    reductions = [f["reduction"] for f in info]
-    assert reductions == sorted(reductions) and len(set(reductions)) == len(reductions)
 
     # a compiled predict on a tf.data pipeline is the eager call
     import tensorflow as tf

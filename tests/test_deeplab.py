@@ -157,6 +157,7 @@ def test_mixed_precision_scores_are_float32():
     ({"backbone": 50}, r"backbone must be a model name"),
     ({"weights": "imagenet"}, r"no published ImageNet weights"),
     ({"atrous_rates": (6, 0)}, r"atrous_rates must be positive integers"),
+    ({"aspp_filters": 0}, r"aspp_filters must be an integer >= 1 \(e.g. 256\); got 0"),
     ({"aspp_dropout": 1.0}, r"aspp_dropout must be in \[0, 1\)"),
 ])
 def test_errors(kwargs, message):

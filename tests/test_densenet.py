@@ -195,10 +195,10 @@ def test_features_only_and_pooling():  # symbolic shapes: the same on every back
     assert sorted(cifar.output) == ["C2", "C3", "C4"]
     # The engine names them by reduction; the last is the final BN-ReLU, as before.
     assert kr.engine.feature_info(kr.get_spec("densenet121")) == [
-        {"name": "C2", "channels": 256, "reduction": 4},
-        {"name": "C3", "channels": 512, "reduction": 8},
-        {"name": "C4", "channels": 1024, "reduction": 16},
-        {"name": "C5", "channels": 1024, "reduction": 32}]
+        {"name": "C2", "channels": 256, "reduction": 4, "layer": "conv2_block6_concat"},
+        {"name": "C3", "channels": 512, "reduction": 8, "layer": "conv3_block12_concat"},
+        {"name": "C4", "channels": 1024, "reduction": 16, "layer": "conv4_block24_concat"},
+        {"name": "C5", "channels": 1024, "reduction": 32, "layer": "relu"}]
     assert cifar.get_layer("relu").output is cifar.output["C4"]
 
 

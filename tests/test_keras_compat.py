@@ -8,6 +8,7 @@ from helpers import random_weights
 from keras.src.legacy.saving import legacy_h5_format
 
 import keras_resnets as kr
+from keras_resnets.weights import hashes
 
 PAIRS = [
     (kr.ResNet50, keras.applications.ResNet50),
@@ -51,11 +52,16 @@ def test_imagenet_weights_load_from_keras_file(tmp_path, monkeypatch):
     write_legacy_h5(reference, path)
     requested = {}
 
-    def fake_get_file(fname, origin, cache_subdir, file_hash):
-        requested.update(fname=fname, origin=origin, file_hash=file_hash)
+    def fake_get_file(fname, origin, cache_subdir, cache_dir=None):
+        requested.update(fname=fname, origin=origin)
         return str(path)
 
+    def fake_check_file(checked, file_hash):  # the download checks Keras's MD5 afterwards
+        assert checked == str(path)
+        requested.update(file_hash=file_hash)
+
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    monkeypatch.setattr(hashes, "check_file", fake_check_file)
     model = kr.ResNet50(weights="imagenet")
     assert requested == {
         "fname": "resnet50_weights_tf_dim_ordering_tf_kernels.h5",

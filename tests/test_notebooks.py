@@ -117,6 +117,18 @@ def test_stored_results_02_search_explores_six_configurations():
     assert r["pareto_front"] and set(r["pareto_front"]) <= set(accuracies)
 
 
+def test_stored_results_02_latency_search_trains_only_the_fast_networks():
+    r = stored_results(NAMES[1])["latency_search"]
+    latencies, limit = r["latencies_ms"], r["max_latency_ms"]
+    assert set(latencies) == set(stored_results(NAMES[1])["feasible_configs"])
+    assert all(latency > 0 for latency in latencies.values())
+    assert set(r["trained"]) == {key for key, ms in latencies.items() if ms <= limit}
+    assert 0 < len(r["trained"]) < len(latencies)  # the limit dropped some, kept some
+    assert r["winners"]["parameter budget"]["config"] in latencies
+    assert max(r["trial_accuracies"].values()) == pytest.approx(
+        next(w["val_accuracy"] for name, w in r["winners"].items() if name.endswith(" ms")))
+
+
 def test_stored_results_03_int8_keeps_the_float32_accuracy():
     r = stored_results(NAMES[2])
     files = {row["file"]: row for row in r["files"]}
@@ -193,6 +205,9 @@ def _check_02(r):
     assert r["pareto_front"] and set(r["pareto_front"]) <= set(r["feasible_configs"])
     assert all(0.0 <= a <= 1.0 for a in r["trial_accuracies"].values())
     assert r["tflite_max_abs_error"] < 1e-4
+    latency = r["latency_search"]  # one network timed, within its own latency
+    assert latency["trained"] == list(latency["latencies_ms"]) == ["wrn-10-1.14"]
+    assert latency["latencies_ms"]["wrn-10-1.14"] > 0
 
 
 def _check_03(r):

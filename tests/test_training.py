@@ -12,7 +12,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from helpers import prepare_fake_cifar10
+from helpers import prepare_fake_cifar10, tensorboard_scalars
 
 from keras_resnets import data, training
 from keras_resnets._io import StateFileError
@@ -42,7 +42,8 @@ def tiny_model(batch_norm=True, input_shape=(32, 32, 3), classes=10):
 
 
 def test_recipe_table():
-    assert training.list_recipes() == ["cliquenet", "densenet", "fast", "resnet-cifar", "wrn"]
+    assert training.list_recipes() == ["cliquenet", "densenet", "fast", "modern",
+                                       "resnet-cifar", "wrn"]
     wrn = training.get_recipe("wrn")
     assert (wrn.learning_rate, wrn.momentum, wrn.nesterov, wrn.weight_decay, wrn.batch_size,
             wrn.epochs, wrn.milestones, wrn.decay_factor) == \
@@ -62,7 +63,7 @@ def test_recipe_table():
     with pytest.raises(dataclasses.FrozenInstanceError):
         wrn.learning_rate = 1.0
     with pytest.raises(ValueError, match=r"recipe must be one of cliquenet, densenet, fast, "
-                                         r"resnet-cifar, wrn; got 'adam'"):
+                                         r"modern, resnet-cifar, wrn; got 'adam'"):
         training.get_recipe("adam")
     custom = dataclasses.replace(wrn, name="wrn-short", epochs=20, milestones=(6, 12, 16))
     assert training.get_recipe(custom).boundaries(20, 10) == [60, 120, 160]
@@ -70,6 +71,20 @@ def test_recipe_table():
         dataclasses.replace(wrn, steps=1000)
     with pytest.raises(ValueError, match=r"schedule must be one of step, cosine; got 'linear'"):
         dataclasses.replace(wrn, schedule="linear")
+    modern = training.get_recipe("modern")  # fast, plus the timm-style options
+    assert (modern.mixup_alpha, modern.cutmix_alpha, modern.rand_augment,
+            modern.random_erasing, modern.ema_momentum) == (0.2, 1.0, 0.5, 0.25, 0.9)
+    assert all(getattr(modern, k) == getattr(fast, k) for k in same + ("label_smoothing",))
+    assert not any(any((r.mixup_alpha, r.cutmix_alpha, r.rand_augment, r.random_erasing,
+                        r.ema_momentum)) for r in (wrn, resnet, densenet, clique, fast))
+    with pytest.raises(ValueError, match=r"ema_momentum must be a number in \[0, 1\) .*got 1"):
+        dataclasses.replace(modern, ema_momentum=1)
+    with pytest.raises(ValueError, match=r"mixup_alpha must be a number >= 0 .*got -0\.2"):
+        dataclasses.replace(modern, mixup_alpha=-0.2)
+    optimizer = modern.optimizer(0.1, steps_per_epoch=20)  # Keras's own EMA of the weights
+    assert (optimizer.use_ema, optimizer.ema_momentum, optimizer.ema_overwrite_frequency) == \
+        (True, 0.9, 20)
+    assert fast.optimizer(0.1).use_ema is False
 
 
 @pytest.mark.backend_agnostic
@@ -160,6 +175,38 @@ def test_weight_decay_rejects_negative():
         training.apply_weight_decay(tiny_model(), -0.1)
 
 
+def test_modern_augmentation_is_keras_layers_seeded_by_seed_epoch_and_position():
+    """MixUp/CutMix, RandAugment and RandomErasing on batches: a pass of an epoch is the same
+    whatever passes came before (the layers' seed generators are set per batch from seed,
+    epoch and position), as in a resumed run."""
+    import tensorflow as tf
+
+    from keras_resnets.training.augmentation import batch_augmentation
+
+    epoch = tf.Variable(0, dtype=tf.int64)
+    augmented = data.load_dataset("digits", "train[:16]", 8, seed=3, epoch=epoch,
+                                  batch_augment=batch_augmentation(training.get_recipe("modern")))
+
+    def one_pass(number):
+        epoch.assign(number)
+        return [(x.numpy(), y.numpy()) for x, y in augmented]
+
+    first, second, again = one_pass(0), one_pass(1), one_pass(1)  # the generators moved on
+    assert len(first) == len(second) == len(again) == 2
+    for (x, y), (x2, y2) in zip(second, again, strict=True):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    assert not np.array_equal(first[0][0], second[0][0])
+    # the labels are one-hot rows mixed in pairs (MixUp or CutMix), the images normalized
+    labels = np.concatenate([y for _, y in first + second])
+    np.testing.assert_allclose(labels.sum(1), 1.0, atol=1e-5)
+    nonzero = (labels > 1e-6).sum(1)
+    assert nonzero.max() == 2 and (nonzero == 2).mean() > 0.5
+    plain = next(iter(data.load_dataset("digits", "train[:16]", 8, seed=3,
+                                        epoch=tf.Variable(0, dtype=tf.int64))))[0].numpy()
+    assert abs(first[0][0].mean() - plain.mean()) < 0.5 and not np.allclose(first[0][0], plain)
+
+
 # --- runs -----------------------------------------------------------------------------------
 
 
@@ -231,6 +278,51 @@ def test_finished_run_is_kept_and_changed_settings_refused(finished_run, tmp_pat
     with pytest.raises(ValueError, match=r"other settings \(batch_size, steps_per_epoch\)"):
         training.train(tiny_model, dataset="digits", recipe="fast", epochs=2, batch_size=64,
                        run_dir=str(unfinished), verbose=0)
+
+
+class _KilledAfterFirstEpoch(keras.callbacks.Callback):
+    """A user callback that finds the run directory locked, then stops the process the
+    way a crash would (no on_train_end), after the run recorded and backed up epoch 0."""
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        with pytest.raises(ValueError, match=r"run_dir .* is in use by process"):
+            training.train(tiny_model, epochs=2, batch_size=128, run_dir=self.run_dir,
+                           verbose=0)
+        raise KeyboardInterrupt
+
+
+def test_callbacks_and_tensorboard_survive_a_kill_and_resume_bit_exact(finished_run, tmp_path):
+    run_dir = str(tmp_path / "tb")
+    seen = []
+    kwargs = dict(dataset="digits", recipe="fast", epochs=2, batch_size=128, run_dir=run_dir,
+                  verbose=0, tensorboard=True)  # finished_run's settings, and event files
+    with pytest.raises(KeyboardInterrupt):
+        training.train(tiny_model, **kwargs, callbacks=[_KilledAfterFirstEpoch(run_dir)])
+    assert not os.path.exists(os.path.join(run_dir, "metrics.json"))
+    resumed = training.train(tiny_model, **kwargs, callbacks=[keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(epoch))])
+    assert seen == [1]  # the user's callback saw the resumed epoch only
+    # resuming with callbacks and event files changes nothing: the uninterrupted run's weights
+    for ours, theirs in zip(resumed.model.weights, finished_run.model.weights, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    # the event files, read back by TensorBoard, hold the run's own figures: one value per
+    # epoch, of both processes, equal to history.json's and metrics.json's
+    rows = json.load(open(os.path.join(run_dir, "history.json")))
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    train_part = tensorboard_scalars(os.path.join(run_dir, "tensorboard", "train"))
+    validation = tensorboard_scalars(os.path.join(run_dir, "tensorboard", "validation"))
+    for scalars, prefix in ((train_part, ""), (validation, "val_")):
+        for name in ("loss", "accuracy", "xent"):
+            assert scalars[f"epoch_{name}"] == [(r["epoch"], pytest.approx(r[prefix + name],
+                                                                       rel=1e-7)) for r in rows]
+    assert [v for _, v in train_part["epoch_learning_rate"]] == pytest.approx(
+        training.get_recipe("fast").learning_rates(2, 10), rel=1e-7)
+    assert max(v for _, v in validation["epoch_accuracy"]) == pytest.approx(
+        metrics["best_val_accuracy"], rel=1e-7)
 
 
 def test_resume_clears_killed_writes_and_names_a_corrupt_state_file(tmp_path):
@@ -323,6 +415,24 @@ def test_bad_arguments_fail_before_training(tmp_path, kwargs, pattern):
         training.train(**arguments)
     assert time.perf_counter() - start < 20
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+@pytest.mark.backend_agnostic
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"callbacks": keras.callbacks.EarlyStopping()}, r"callbacks must be a list of "
+     r"keras\.callbacks\.Callback .*got <keras"),
+    ({"callbacks": [print]}, r"callbacks must hold keras\.callbacks\.Callback instances "
+     r"only .*got <built-in function print>"),
+    ({"tensorboard": "yes"}, r"tensorboard must be True or False .*got 'yes'"),
+])
+def test_bad_callbacks_fail_before_training(tmp_path, kwargs, pattern):
+    from keras_resnets import tuning
+
+    with pytest.raises(TypeError, match=pattern):
+        training.train("wrn-10-1", epochs=1, run_dir=str(tmp_path / "run"), **kwargs)
+    with pytest.raises(TypeError, match=pattern):
+        tuning.run_search("wrn", "200k", directory=str(tmp_path / "tune"), **kwargs)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "tune").exists()
 
 
 def test_unwritable_run_dir_fails_before_training(tmp_path):

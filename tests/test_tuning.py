@@ -151,8 +151,10 @@ def test_results_plot_colours_widths_alike_and_bars_only_several(tmp_path, monke
     original = Figure.colorbar
     monkeypatch.setattr(Figure, "colorbar", lambda self, mappable, **kw: bars.append(
         mappable) or original(self, mappable, **kw))
-    row = dict(status="COMPLETED", val_accuracy=0.9, depth=10, params=77_850, config="wrn-10-1")
-    one = [dict(row, width=1), dict(row, width=1, depth=16, params=175_066, val_accuracy=0.93)]
+    row = dict(status="COMPLETED", val_accuracy=0.9, depth=10, params=77_850, macs=12_000_000,
+               config="wrn-10-1")
+    one = [dict(row, width=1), dict(row, width=1, depth=16, params=175_066, macs=26_000_000,
+                                    val_accuracy=0.93)]
     tuning.plot_results(one, tmp_path / "one.png")
     assert bars == []  # a single width: no colour bar
     two = [dict(row, width=0.5), dict(row, width=1, depth=16)]
@@ -408,13 +410,39 @@ def test_grid_search_results_table_figure_and_best_model(tmp_path, built, monkey
     assert best["test_accuracy"] == pytest.approx(held_out, abs=1.5 / 360)
     front = tuning.pareto_front(rows)
     assert front and front[0]["params"] == min(r["params"] for r in rows)
-    # the figure shades the budget band, from the tuner's space or the stored definition
+    # the figure shades the budget band, from the tuner's definition or the stored one
     bands = []
     monkeypatch.setattr(tuning.results, "plot_results",
-                        lambda rows, path, **kwargs: bands.append(kwargs["band"]))
+                        lambda rows, path, **kwargs: bands.append(kwargs["bands"]["params"]))
     tuning.results_table(result.tuner)
     tuning.results_table(directory)
     assert bands == [(20_000, 200_000), (20_000, 200_000)]
+
+
+@pytest.mark.slow
+def test_search_takes_callbacks_and_logs_trials_to_tensorboard(tmp_path):
+    from helpers import tensorboard_scalars
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    directory = tmp_path / "tb"
+    stop = keras.callbacks.EarlyStopping(monitor="loss", min_delta=100, patience=1)
+    result = tuning.run_search(**TINY, **TINY_RUN, oracle="grid", max_trials=1, epochs=3,
+                               directory=directory, save_best=False, tensorboard=True,
+                               callbacks=[stop])
+    (row,) = result.rows
+    trial_dir = directory / "tensorboard" / "0" / "execution0"
+    validation = tensorboard_scalars(trial_dir / "validation")
+    # EarlyStopping ended the trial after its second epoch (no loss fell by 100)
+    assert [step for step, _ in validation["epoch_accuracy"]] == [0, 1]
+    assert max(v for _, v in validation["epoch_accuracy"]) == pytest.approx(
+        row["val_accuracy"], rel=1e-6)
+    events = EventAccumulator(str(trial_dir))
+    events.Reload()
+    records = [plugin_data_pb2.HParamsPluginData.FromString(content)
+               for content in events.PluginTagToContent("hparams").values()]
+    (start,) = [r.session_start_info for r in records if r.HasField("session_start_info")]
+    assert start.hparams["config"].string_value == row["config"] == "wrn-10-1"
 
 
 @pytest.mark.slow

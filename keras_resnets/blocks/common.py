@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from keras_resnets import _checks as C
 from keras_resnets import primitives as P
 
 
@@ -154,8 +155,10 @@ def shortcut(x, out_channels, stride, *, kind="B", name, style=DEFAULT_STYLE, wi
 
     Channels unchanged: identity, or a 1x1 max-pool subsampling when ``stride > 1``.
     Channels changed: option ``"A"`` zero-pads them, option ``"B"`` projects with a
-    1x1 convolution (``{name}_0_conv``, plus ``{name}_0_bn`` when ``with_bn``).
+    1x1 convolution (``{name}_0_conv``, plus ``{name}_0_bn`` when ``with_bn``). Any
+    other ``kind`` is refused here, the one place that reads it (counting runs this too).
     """
+    C.check_choice("shortcut", kind, SHORTCUTS)
     if kind == "none":
         return None
     if channels(x) == out_channels:
@@ -167,10 +170,3 @@ def shortcut(x, out_channels, stride, *, kind="B", name, style=DEFAULT_STYLE, wi
                name=f"{name}_0_conv")(x)
     return batch_norm(x, name=f"{name}_0_bn", style=style) if with_bn else x
 
-
-def checked_shortcut(x, out_channels, stride, kind, name, style, with_bn=True):
-    """:func:`shortcut` after checking ``kind`` is one of :data:`SHORTCUTS` (the blocks'
-    ``shortcut`` argument shadows the function, hence the positional wrapper)."""
-    if kind not in SHORTCUTS:
-        raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {kind!r}")
-    return shortcut(x, out_channels, stride, kind=kind, name=name, style=style, with_bn=with_bn)

@@ -68,7 +68,7 @@ class TransitionOptions:
 
 @dataclasses.dataclass(frozen=True)
 class CliqueOptions:
-    """Options of the ``"clique"`` kind (:func:`clique_unit`): ``layers`` per block,
+    """Options of the ``"clique"`` kind (:func:`clique_block`): ``layers`` per block,
     ``variant`` (:data:`CLIQUE_VARIANTS`), Stage-II ``loops``, ``refine_steps`` (with
     ``"II+II"`` only), ``bottleneck``, ``compression`` of the block feature, ``dropout_rate``
     after each convolution and ``transits`` (False for a network's last block)."""
@@ -163,8 +163,7 @@ def transition(x, filters=None, *, name, compression=0.5, dropout_rate=0.0, atte
 def check_clique(num_layers, loops=1, refine_steps=None):
     """The one rule for a clique block's shape: ``num_layers`` >= 2 (each layer is updated
     from the others), ``loops`` >= 1 Stage-II loops, ``refine_steps`` ``None`` or in
-    ``[0, num_layers]``. Checked by :func:`clique_block` and
-    :class:`CliqueOptions`."""
+    ``[0, num_layers]``. Checked by :func:`clique_block` and :class:`CliqueOptions`."""
     C.check_int("layers per clique block (each layer is updated from the others)",
                 num_layers, 2, "4, 5, 6")
     if not C.is_int(loops) or loops < 1:
@@ -177,9 +176,12 @@ def check_clique(num_layers, loops=1, refine_steps=None):
                          f"got {refine_steps!r}")
 
 
-def clique_block(x, num_layers, growth_rate, *, name, bottleneck=False, loops=1,
-                 refine_steps=None, stage_two=True, dropout_rate=0.0, style=DEFAULT_STYLE):
-    """Clique block with alternate updates (Yang et al., CVPR 2018, Sec. 3.1).
+def clique_block(x, growth_rate, *, name, style=DEFAULT_STYLE, layers=4, variant="II+II",
+                 loops=1, refine_steps=None, bottleneck=False, compression=False,
+                 dropout_rate=0.0, transits=True):
+    """Clique block with alternate updates (Yang et al., CVPR 2018, Sec. 3.1) and its block
+    feature (Sec. 3.2): ``layers`` layers of ``growth_rate`` channels; the ``"clique"``
+    block kind.
 
     Every pair of layers ``i != j`` of the block is joined both ways by a convolution
     ``W_ij`` (node 0 is the block input ``X_0``). Stage I initialises the layers in turn::
@@ -203,13 +205,22 @@ def clique_block(x, num_layers, growth_rate, *, name, bottleneck=False, loops=1,
     BN -> ReLU -> a 3x3 convolution ``{name}_b{j}_conv`` (shared by the stages as well).
     ``loops``: Stage-II loops (1 in the paper). ``refine_steps``: how many layers (the
     first ``X``) each loop updates (the ablation of the authors' README, Tab. 2; default
-    all). ``stage_two=False``: Stage I only. See :func:`check_clique` for the rules.
+    all). ``variant`` (:data:`CLIQUE_VARIANTS`): ``"I+I"`` computes Stage I only. See
+    :func:`check_clique` for the rules.
 
-    Returns ``(stage_one, stage_two)``: the concatenated layers after Stage I and after the
-    last Stage-II loop (the same tensor when nothing is updated).
+    Returns ``(transit, feature)``: what goes on to the next block (the Stage-II layers
+    concatenated, ``{name}_stage2``; Stage I, ``{name}_stage1``, when nothing is updated)
+    and what the multi-scale head pools (and the engine records as the stage output): the
+    block input concatenated with the Stage-II layers (Stage I unless ``"II+II"``),
+    ``{name}_feature``, halved by BN -> ReLU -> 1x1 conv (``{name}_compress_*``) when
+    ``compression`` (Sec. 3.3, as the reference's ``compress``), then BN -> ReLU
+    (``{name}_gp_*``). ``transits=False`` (a network's last block): an ``"I+II"`` block
+    then computes no Stage II, which would feed nothing. Example::
+
+        transit, feature = clique_block(x, 36, layers=4, name="block1")
     """
-    check_clique(num_layers, loops, refine_steps)
-    n = num_layers
+    check_clique(layers, loops, refine_steps)
+    n = layers
     steps = n if refine_steps is None else refine_steps
     kernel = 1 if bottleneck else 3
     weights = {(i, j): P.Conv(growth_rate, kernel, name=f"{name}_w{i}_{j}_conv")
@@ -229,45 +240,23 @@ def clique_block(x, num_layers, growth_rate, *, name, bottleneck=False, loops=1,
             y = _dropout(y, dropout_rate, f"{prefix}_b_drop")
         return y
 
-    layers = {}
+    nodes = {}
     for j in range(1, n + 1):
-        layers[j] = update(j, [(0, x)] + [(i, layers[i]) for i in range(1, j)], 1)
-    stage_one = P.Concat(name=f"{name}_stage1")([layers[j] for j in range(1, n + 1)])
-    if not stage_two or not steps:
-        return stage_one, stage_one
-    for loop in range(loops):
-        for j in range(1, steps + 1):
-            layers[j] = update(j, [(i, layers[i]) for i in range(1, n + 1) if i != j], loop + 2)
-    return stage_one, P.Concat(name=f"{name}_stage2")([layers[j] for j in range(1, n + 1)])
-
-
-def clique_unit(x, growth_rate, *, name, style=DEFAULT_STYLE, layers, variant="II+II",
-                loops=1, refine_steps=None, bottleneck=False, compression=False,
-                dropout_rate=0.0, transits=True):
-    """The ``"clique"`` kind: a clique block of ``layers`` layers with ``growth_rate``
-    channels each and its block feature (CliqueNet, Sec. 3.2). Returns ``(transit,
-    feature)``, what goes on to the next block and what the multi-scale head pools (and
-    the engine records as the stage output).
-
-    ``transit`` is the block's Stage-II layers (Stage I with ``variant="I+I"``). The
-    feature is the block input concatenated with the Stage-II layers (Stage I unless
-    ``variant="II+II"``), ``{name}_feature``, halved by BN -> ReLU -> 1x1 conv
-    (``{name}_compress_*``) when ``compression`` (Sec. 3.3: the features that go to the
-    classifier, not those transited, as the reference's ``compress``), then BN -> ReLU
-    (``{name}_gp_*``). ``transits=False`` (the last block): an ``"I+II"`` block then
-    computes no Stage II, which would feed nothing (the reference creates its unused
-    weights).
-    """
-    stage_two = variant == "II+II" or (variant == "I+II" and transits)
-    one, two = clique_block(x, layers, growth_rate, name=name, bottleneck=bottleneck,
-                            loops=loops, refine_steps=refine_steps, stage_two=stage_two,
-                            dropout_rate=dropout_rate, style=style)
-    feature = P.Concat(name=f"{name}_feature")([x, two if variant == "II+II" else one])
+        nodes[j] = update(j, [(0, x)] + [(i, nodes[i]) for i in range(1, j)], 1)
+    stage_one = stage_two = P.Concat(name=f"{name}_stage1")([nodes[j] for j in range(1, n + 1)])
+    if steps and (variant == "II+II" or (variant == "I+II" and transits)):
+        for loop in range(loops):
+            for j in range(1, steps + 1):
+                nodes[j] = update(j, [(i, nodes[i]) for i in range(1, n + 1) if i != j],
+                                  loop + 2)
+        stage_two = P.Concat(name=f"{name}_stage2")([nodes[j] for j in range(1, n + 1)])
+    feature = P.Concat(name=f"{name}_feature")([x, stage_two if variant == "II+II"
+                                                else stage_one])
     if compression:
         feature = bn_relu(feature, name=f"{name}_compress", style=style)
         feature = P.Conv(channels(feature) // 2, 1, name=f"{name}_compress_conv")(feature)
         feature = _dropout(feature, dropout_rate, f"{name}_compress_drop")
-    return two, bn_relu(feature, name=f"{name}_gp", style=style)
+    return stage_two, bn_relu(feature, name=f"{name}_gp", style=style)
 
 
 def final_bn_relu(x, filters=None, *, name="", style=DEFAULT_STYLE):

@@ -75,12 +75,12 @@ def _inception_step(x, step, *, name, style, activation):
                                mid_filters=step.mid_filters, order=step.order,
                                activation=activation)
     if isinstance(step, Split):
-        return inception_block(x, step.branches, name=step.name or name, style=style,
+        return inception_block(x, branches=step.branches, name=step.name or name, style=style,
                                activation=activation)
     if callable(step):
         return step(x, name=name)
     if isinstance(step, list):
-        return inception_block(x, step, name=name, style=style, activation=activation)
+        return inception_block(x, branches=step, name=name, style=style, activation=activation)
     if isinstance(step, str):
         step = (step,)
     if isinstance(step, tuple) and 1 <= len(step) <= 4 and step[0] in POOL_KINDS:
@@ -106,7 +106,8 @@ def _inception_step(x, step, *, name, style, activation):
         f"callable f(x, name=...); got {step!r}")
 
 
-def inception_block(x, branches, *, name, style=DEFAULT_STYLE, activation="relu"):
+def inception_block(x, filters=None, stride=None, *, name, branches, style=DEFAULT_STYLE,
+                    activation="relu"):
     """Inception module (Szegedy et al., 2015, 2016): parallel branches with different
     kernel sizes, concatenated along the channels.
 
@@ -128,10 +129,13 @@ def inception_block(x, branches, *, name, style=DEFAULT_STYLE, activation="relu"
     means nested branches).
 
     Layers of branch ``i``, step ``j`` are named ``{name}_b{i}_{j}_*``; the concatenation
-    is ``name``. Example (InceptionV3's first module, 35x35x192 -> 35x35x256)::
+    is ``name``. The branches fix the width and the strides: ``filters`` and ``stride``,
+    when given (the ``"inception"`` block kind's stage states them for the engine), are
+    checked against them. Example (InceptionV3's first module, 35x35x192 -> 35x35x256)::
 
-        inception_block(x, [[(64, 1)], [(48, 1), (64, 5)], [(64, 1), (96, 3), (96, 3)],
-                            ["avg", (32, 1)]], name="mixed0")
+        inception_block(x, branches=[[(64, 1)], [(48, 1), (64, 5)],
+                                     [(64, 1), (96, 3), (96, 3)], ["avg", (32, 1)]],
+                        name="mixed0")
     """
     if not isinstance(branches, (list, tuple)) or not branches:
         raise ValueError(f"{name}: branches must be a non-empty list of branches (lists of "
@@ -146,7 +150,16 @@ def inception_block(x, branches, *, name, style=DEFAULT_STYLE, activation="relu"
             y = _inception_step(y, step, name=f"{name}_b{i}_{j}", style=style,
                                 activation=activation)
         outputs.append(y)
-    return P.Concat(name=name)(outputs)
+    y = P.Concat(name=name)(outputs)
+    if filters is not None and channels(y) != filters:
+        raise ValueError(f"{name}: the branches concatenate to {channels(y)} channels, but "
+                         f"the stage states {filters}")
+    before, after = spatial(x)[0], spatial(y)[0]
+    if stride is not None and before is not None and after is not None \
+            and (after < before) != (stride > 1):
+        raise ValueError(f"{name}: the branches take {before} rows to {after}, but the stage "
+                         f"states stride {stride}")
+    return y
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,19 +181,3 @@ class InceptionOptions:
             raise ValueError(f"activation must be an activation name such as 'relu'; "
                              f"got {self.activation!r}")
 
-
-def inception_module(x, filters, stride=1, *, name, style=DEFAULT_STYLE, branches,
-                     activation="relu"):
-    """The ``"inception"`` block kind: :func:`inception_block` with the engine's block
-    signature. The branches fix the module's strides: the stage's ``stride`` states them
-    for the engine's stage outputs, and ``filters`` (when given) the width of the
-    concatenation; both are checked against the branches."""
-    y = inception_block(x, branches, name=name, style=style, activation=activation)
-    if filters is not None and channels(y) != filters:
-        raise ValueError(f"{name}: the branches concatenate to {channels(y)} channels, but "
-                         f"the stage states {filters}")
-    before, after = spatial(x)[0], spatial(y)[0]
-    if before is not None and after is not None and (after < before) != (stride > 1):
-        raise ValueError(f"{name}: the branches take {before} rows to {after}, but the stage "
-                         f"states stride {stride}")
-    return y

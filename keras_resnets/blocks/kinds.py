@@ -20,17 +20,16 @@ import dataclasses
 from collections.abc import Callable
 
 from keras_resnets import _checks as C
-from keras_resnets.blocks.common import SHORTCUTS
 from keras_resnets.blocks.dense import (
     CliqueOptions,
     DenseLayerOptions,
     TransitionOptions,
-    clique_unit,
+    clique_block,
     dense_layer,
     final_bn_relu,
     transition,
 )
-from keras_resnets.blocks.inception import InceptionOptions, inception_module
+from keras_resnets.blocks.inception import InceptionOptions, inception_block
 from keras_resnets.blocks.mobile import (
     PointwiseConvOptions,
     inverted_residual_block,
@@ -82,7 +81,6 @@ class ResidualOptions:
     zero_init_residual: bool = True
 
     def __post_init__(self):
-        C.check_choice("shortcut", self.shortcut, SHORTCUTS)
         C.check_bool("zero_init_residual", self.zero_init_residual)
         if not C.is_number(self.se_ratio) or not 0 <= self.se_ratio <= 1:
             raise ValueError(f"se_ratio must be a number in [0, 1] (e.g. 0.25; 0 for no "
@@ -172,13 +170,13 @@ BLOCK_KINDS = {kind.name: kind for kind in (
     BlockKind("dense_layer", dense_layer, DenseLayerOptions, drop_path=False),
     BlockKind("transition", transition, TransitionOptions, drop_path=False, dilates=False,
               stride=2),
-    BlockKind("clique", clique_unit, CliqueOptions, drop_path=False, dilates=False),
+    BlockKind("clique", clique_block, CliqueOptions, drop_path=False, dilates=False),
     BlockKind("final_bn_relu", final_bn_relu, None, drop_path=False),
     BlockKind("conv_bn_act", conv_bn_act_block, ConvBNActOptions, drop_path=False),
     BlockKind("pool", pool_block, PoolOptions, drop_path=False, dilates=False),
     BlockKind("pointwise_conv", pointwise_conv, PointwiseConvOptions, drop_path=False),
     BlockKind("separable_convs", separable_convs, SeparableConvsOptions, drop_path=False),
-    BlockKind("inception", inception_module, InceptionOptions, drop_path=False, dilates=False),
+    BlockKind("inception", inception_block, InceptionOptions, drop_path=False, dilates=False),
 )}
 """The engine's block kinds by name; families add their own :class:`BlockKind` objects
 to a stage directly."""

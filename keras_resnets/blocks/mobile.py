@@ -13,7 +13,6 @@ from keras_resnets import _checks as C
 from keras_resnets import primitives as P
 from keras_resnets.blocks.common import (
     DEFAULT_STYLE,
-    SHORTCUTS,
     Style,
     act_name,
     batch_norm,
@@ -72,7 +71,6 @@ def inverted_residual_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
     ``{name}_expand_relu``, then :func:`depthwise_separable_conv`'s, then ``{name}_add``.
     ``zero_init_residual``: where there is a sum, the projection BN's gamma starts at zero.
     """
-    C.check_choice("shortcut", shortcut, SHORTCUTS)
     C.check_positive_int("expansion", expansion, "6 in MobileNetV2")
     residual = shortcut != "none" and stride == 1 and channels(x) == filters
     y = x

@@ -20,12 +20,12 @@ fill them; zeroed, ResNet-20 stayed at chance on digits).
 from __future__ import annotations
 
 from keras_resnets import primitives as P
+from keras_resnets.blocks import common
 from keras_resnets.blocks.common import (
     DEFAULT_STYLE,
     Style,
     bn_relu,
     channels,
-    checked_shortcut,
     conv,
     conv_bn,
 )
@@ -54,7 +54,7 @@ def merge_residual(branch, identity, *, name, drop_rate, se_ratio, activation, o
 def basic_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B",
                 drop_rate=0.0, dilation=1, se_ratio=0.0, zero_init_residual=True):
     """ResNet v1 basic block (He et al., 2015): 3x3 -> BN -> ReLU -> 3x3 -> BN, add, ReLU."""
-    identity = checked_shortcut(x, filters, stride, shortcut, name, style)
+    identity = common.shortcut(x, filters, stride, kind=shortcut, name=name, style=style)
     y = conv_bn(x, filters, 3, stride, name=f"{name}_1", style=style, dilation=dilation)
     y = conv_bn(y, filters, 3, name=f"{name}_2", style=style, activation=None, dilation=dilation,
                 zero_init=zero_init_residual and _carries_every_channel(x, filters, shortcut,
@@ -75,7 +75,7 @@ def bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcu
     """
     width = bottleneck_width(filters, base_width, groups)
     out = filters * expansion
-    identity = checked_shortcut(x, out, stride, shortcut, name, style)
+    identity = common.shortcut(x, out, stride, kind=shortcut, name=name, style=style)
     first, second = (stride, 1) if stride_in == "1x1" else (1, stride)
     y = conv_bn(x, width, 1, first, name=f"{name}_1", style=style)
     y = conv_bn(y, width, 3, second, name=f"{name}_2", style=style, groups=groups,
@@ -99,8 +99,8 @@ def preact_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut="B
     """
     preact = bn_relu(x, name=f"{name}_preact", style=style)
     projects = channels(x) != filters and shortcut != "A"
-    identity = checked_shortcut(preact if projects else x, filters, stride, shortcut, name, style,
-                                with_bn=False)
+    identity = common.shortcut(preact if projects else x, filters, stride, kind=shortcut, name=name,
+                               style=style, with_bn=False)
     y = preact
     for i, kernel in enumerate(kernels):
         if i:
@@ -124,8 +124,8 @@ def preact_bottleneck_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, 
     out = filters * expansion
     preact = bn_relu(x, name=f"{name}_preact", style=style)
     projects = channels(x) != out and shortcut != "A"
-    identity = checked_shortcut(preact if projects else x, out, stride, shortcut, name, style,
-                                with_bn=False)
+    identity = common.shortcut(preact if projects else x, out, stride, kind=shortcut, name=name,
+                               style=style, with_bn=False)
     y = conv_bn(preact, width, 1, name=f"{name}_1", style=style)
     y = conv_bn(y, width, 3, stride, name=f"{name}_2", style=style, groups=groups,
                 dilation=dilation)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 
 from keras_resnets import primitives as P
+from keras_resnets.blocks import common
 from keras_resnets.blocks.common import (
     DEFAULT_STYLE,
     Style,
     batch_norm,
-    checked_shortcut,
     max_pool,
 )
 from keras_resnets.blocks.residual import merge_residual
@@ -39,7 +39,7 @@ def xception_block(x, filters, stride=1, *, name, style=DEFAULT_STYLE, shortcut=
     the last BN's gamma starts at zero (where there is a shortcut).
     """
     widths = tuple(filters) if isinstance(filters, (tuple, list)) else (filters,) * convs
-    identity = checked_shortcut(x, widths[-1], stride, shortcut, name, style)
+    identity = common.shortcut(x, widths[-1], stride, kind=shortcut, name=name, style=style)
     y = x
     for i, width in enumerate(widths, 1):
         if i > 1 or activate_first:

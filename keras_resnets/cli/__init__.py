@@ -29,7 +29,8 @@ COMMANDS = {
     "list": ("models", "list the registered model names"),
     "info": ("models", "parameters, MACs, layers and published errors of one model"),
     "train": ("train", "train a model with a paper recipe into a run directory"),
-    "tune": ("tune", "search depth and width at a fixed parameter budget (Keras Tuner)"),
+    "tune": ("tune", "search depth and width at a parameter, MAC or latency budget (Keras "
+                     "Tuner)"),
     "export": ("export", "write a SavedModel or a verified TFLite file"),
     "demo": ("demo", "train a small Wide ResNet on the offline digits set, then export it"),
 }

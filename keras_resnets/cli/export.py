@@ -152,7 +152,41 @@ def export_command(args):
             verify_labels=None if held_out is None else held_out[1])
     print(f"{weights}{normalization}")
     print(report)
+    searched = _searched_latency(args.source)
+    if searched:
+        print(_latency_comparison(searched, out, args))
     return 0
+
+
+def _searched_latency(source):
+    """The best trial's latency as a latency-budgeted search measured it (its best.json),
+    else None."""
+    from keras_resnets._io import read_json
+
+    if not os.path.isdir(source):
+        return None
+    best = read_json(os.path.join(source, "best.json"), None,
+                     remedy="rerun the search to write it again") or {}
+    return best.get("latency")
+
+
+def _latency_comparison(searched, path, args):
+    """This file's batch-1 latency, timed as the search timed its candidates, next to the
+    search's figure."""
+    from keras_resnets.tuning.latency import Latency, time_tflite
+
+    threads = searched["latency_threads"]
+    setting = f"{searched['latency_quantization']}, {threads} thread{'s' * (threads > 1)}"
+    search = Latency(searched["median_ms"], searched["low_ms"], searched["high_ms"],
+                     searched["runs"])
+    line = f"latency (search) {search.text()} per image ({setting}, LiteRT, batch 1)"
+    if args.batch_size != 1:
+        return line + f"; this file has batch {args.batch_size}, not timed alike"
+    this = time_tflite(path, threads=threads, repeats=searched["runs"])
+    note = "" if args.quantize == searched["latency_quantization"] else \
+        f"; this file is --quantize {args.quantize}, the search measured " \
+        f"{searched['latency_quantization']}"
+    return (f"{line}\nlatency (file)   {this.text()} per image, timed alike{note}")
 
 
 def _with_normalization(model, args, mean, std):

@@ -106,6 +106,9 @@ def add_parser(subparsers, name, summary):
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the weights, the shuffling and the augmentation")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="write TensorBoard event files into RUN_DIR/tensorboard "
+                        "(watch with: tensorboard --logdir RUN_DIR)")
     parser.set_defaults(func=train_command)
 
 
@@ -125,7 +128,8 @@ def train_command(args):
         augment=args.augment, cutout=args.cutout, label_smoothing=args.label_smoothing,
         data_dir=args.data_dir, download=args.download, seed=args.seed,
         overwrite=args.overwrite, coordinator=args.coordinator,
-        num_processes=args.num_processes, process_id=args.process_id)
+        num_processes=args.num_processes, process_id=args.process_id,
+        tensorboard=args.tensorboard)
     metrics = result.metrics
     best = metrics["best_val_accuracy"]
     print(f"\n{args.model} on {metrics['dataset']}: best validation accuracy "

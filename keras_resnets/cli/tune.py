@@ -1,10 +1,12 @@
-"""``keras-resnets tune``: a Keras Tuner search over depth and width under a parameter budget.
+"""``keras-resnets tune``: a Keras Tuner search over depth and width under a parameter,
+multiply-add and/or latency budget.
 
 Example::
 
     keras-resnets tune --family wrn --budget 1.5M --dataset cifar10 --oracle bayesian \\
         --max-trials 20 --epochs 15 --dir runs/tune
     keras-resnets tune --family wrn --budget 1.5M --mode iso --list     # the feasible set only
+    keras-resnets tune --family wrn --budget-macs 100M --max-latency-ms 0.5 --list
 
     # distributed (Keras Tuner's chief/worker mode), the same command on every machine:
     keras-resnets tune ... --dir /shared/tune --chief --oracle-ip 10.0.0.1 --oracle-port 8000
@@ -34,11 +36,16 @@ def add_parser(subparsers, name, summary):
     parser = command_parser(
         subparsers, name, summary,
         "Keras Tuner search over the depth and width of a residual family, restricted to "
-        "the configurations whose parameter count lies within --tolerance below --budget. "
+        "the configurations whose parameter count lies within --tolerance below --budget "
+        "and/or whose multiply-adds lie within --tolerance below --budget-macs; with "
+        "--max-latency-ms, the candidates slower than it in LiteRT on this machine are "
+        "dropped before training. "
         "Prints one line per trial and the results table at the end; writes results.csv, "
         "results.png and best_model.keras into --dir. Rerunning the same command resumes "
         "an interrupted search.",
         ["keras-resnets tune --family wrn --budget 1.5M --mode iso --list",
+         "keras-resnets tune --family wrn --budget-macs 60M --max-latency-ms 0.5 "
+         "--dataset digits --max-trials 6 --epochs 5 --dir runs/tune-latency",
          "keras-resnets tune --family wrn --budget 1.5M --dataset cifar10 --oracle bayesian "
          "--max-trials 20 --epochs 15 --dir runs/tune",
          "keras-resnets tune ... --dir /shared/tune --chief --oracle-ip 10.0.0.1 "
@@ -46,10 +53,14 @@ def add_parser(subparsers, name, summary):
     space = parser.add_argument_group("search space")
     space.add_argument("--family", required=True,
                        help="wrn, resnet, resnext or densenet-bc")
-    space.add_argument("--budget", required=True,
-                       help="trainable parameters: 1500000, 1.5M, 800k")
+    space.add_argument("--budget", default=None,
+                       help="trainable parameters: 1500000, 1.5M, 800k (this and/or "
+                            "--budget-macs; default: none)")
+    space.add_argument("--budget-macs", dest="macs_budget", default=None,
+                       help="multiply-adds for one image of --dataset: 60M, 1.2G "
+                            "(default: none)")
     space.add_argument("--tolerance", type=float, default=0.1,
-                       help="admit counts down to (1 - tolerance) * budget")
+                       help="admit counts down to (1 - tolerance) * budget (each budget)")
     space.add_argument("--mode", default="grid",
                        help="grid: integer widths from --widths; iso: the width solved per "
                             "depth to meet the budget")
@@ -61,7 +72,19 @@ def add_parser(subparsers, name, summary):
     space.add_argument("--cardinalities", help="ResNeXt cardinalities, e.g. 2,4,8 "
                                                "(default: the family's)")
     space.add_argument("--list", action="store_true",
-                       help="print the feasible configurations and exit (no training)")
+                       help="print the feasible configurations and exit (no training; with "
+                            "--max-latency-ms, their measured latency)")
+    latency = parser.add_argument_group("latency budget (LiteRT, batch 1, this machine)")
+    latency.add_argument("--max-latency-ms", type=float, default=None,
+                         help="drop the candidates slower than this, measured before training "
+                              "and cached (default: no latency budget)")
+    latency.add_argument("--latency-threads", type=int, default=1,
+                         help="LiteRT interpreter threads of the measurement")
+    latency.add_argument("--latency-quantization", default="int8",
+                         help="int8, float16, dynamic or none: the TFLite file measured")
+    latency.add_argument("--latency-cache", default=None,
+                         help="directory of the measurements (default "
+                              "~/.cache/keras_resnets/latency)")
     search = parser.add_argument_group("search")
     search.add_argument("--oracle", default="random",
                         help="random, grid, bayesian or hyperband")
@@ -82,6 +105,10 @@ def add_parser(subparsers, name, summary):
                              "refused")
     search.add_argument("--overwrite", action="store_true",
                         help="discard what --dir holds and start afresh")
+    search.add_argument("--tensorboard", action="store_true",
+                        help="write TensorBoard event files, a folder per trial with its "
+                        "hyperparameters, into DIR/tensorboard (watch with: tensorboard "
+                        "--logdir DIR/tensorboard)")
     training = parser.add_argument_group("training of each trial")
     training.add_argument("--dataset", default="digits",
                           help="digits (offline) or a tensorflow-datasets name (cifar10, ...)")
@@ -122,30 +149,53 @@ def add_parser(subparsers, name, summary):
 
 def _space_arguments(args):
     return dict(
-        tolerance=args.tolerance, mode=args.mode,
+        macs_budget=args.macs_budget, tolerance=args.tolerance, mode=args.mode,
         depths=_int_list(args.depths, "--depths"), widths=_int_list(args.widths, "--widths"),
         cardinalities=_int_list(args.cardinalities, "--cardinalities"))
 
 
+def _latency_budget(args):
+    from keras_resnets.tuning.latency import LatencyBudget
+
+    if args.max_latency_ms is None:
+        return None
+    return LatencyBudget(args.max_latency_ms, args.latency_threads, args.latency_quantization,
+                         args.latency_cache)
+
+
 def list_command(args):
     from keras_resnets import data, registry, tuning
+    from keras_resnets.tuning.latency import measure_configs
 
     info = data.dataset_info(args.dataset)
+    budget = _latency_budget(args)
     space = tuning.search_space(args.family, args.budget, input_shape=info.input_shape,
                                 classes=info.num_classes, **_space_arguments(args))
     configs = space.configs()
+    latencies = {}
+    if budget is not None:
+        measurements = measure_configs(configs, budget, input_shape=info.input_shape,
+                                       classes=info.num_classes,
+                                       normalization=(info.mean, info.std))
+        latencies = measurements.latencies
     resnext = space.cardinalities is not None
     rows = [("config", "depth", "width") + (("cardinality",) if resnext else ())
-            + ("params", "MACs")]
+            + ("params", "MACs") + (("latency ms [95% interval]",) if latencies else ())]
     rows += [(c.key, str(c.depth), registry.format_number(c.width))
              + ((str(c.cardinality),) if resnext else ()) + (f"{c.params:,}", f"{c.macs:,}")
+             + ((latencies[c.key].text()
+                 + (" over" if latencies[c.key].median_ms > budget.max_ms else ""),)
+                if latencies else ())
              for c in configs]
     sizes = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(v.ljust(s) if i == 0 else v.rjust(s)
                         for i, (v, s) in enumerate(zip(row, sizes, strict=True))))
-    print(f"{len(configs)} configurations of {space.family} within [{space.low:,}, "
-          f"{space.budget:,}] parameters for {info.name} ({info.num_classes} classes)")
+    bands = " and ".join(f"[{band.low:,}, {band.high:,}] {band.unit}" for band in space.bands)
+    print(f"{len(configs)} configurations of {space.family} within {bands} for {info.name} "
+          f"({info.num_classes} classes)")
+    if latencies:
+        print(measurements.summary(budget))
     return 0
 
 
@@ -156,7 +206,9 @@ def tune_command(args):
         return list_command(args)
     role = "chief" if args.chief else "worker" if args.worker else None
     result = tuning.run_search(
-        args.family, args.budget, dataset=args.dataset, oracle=args.oracle,
+        args.family, args.budget, max_latency_ms=args.max_latency_ms,
+        latency_threads=args.latency_threads, latency_quantization=args.latency_quantization,
+        latency_cache=args.latency_cache, dataset=args.dataset, oracle=args.oracle,
         max_trials=args.max_trials, epochs=args.epochs, directory=args.dir,
         recipe=args.recipe, batch_size=args.batch_size, objective=args.objective,
         seed=args.seed, overwrite=args.overwrite, train_split=args.train_split,
@@ -166,6 +218,7 @@ def tune_command(args):
         run_eagerly=args.eager,
         role=role, tuner_id=args.tuner_id, oracle_ip=args.oracle_ip,
         oracle_port=args.oracle_port, verbose=0 if args.quiet else 1,
+        tensorboard=args.tensorboard,
         **_space_arguments(args))
     if args.quiet and result.rows:
         print(tuning.format_results(result.rows, result.tuner.hypermodel.family))

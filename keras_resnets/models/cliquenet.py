@@ -181,7 +181,8 @@ def CliqueNet(T, k, *, attention=False, bottleneck=False, compression=False, var
         refine_steps: layers each Stage-II loop updates (None: all; the README's X).
         dropout_rate: dropout after every convolution (default 0.2, the paper's setting).
         **kwargs: the keras.applications arguments (32x32x3 inputs and 10 classes by
-            default) and ``features_only``; ``drop_path_rate`` must stay 0.
+            default), ``features_only`` and ``remat`` (gradient checkpointing of every
+            block, see :func:`keras_resnets.build_model`); ``drop_path_rate`` must stay 0.
     """
     spec = cifar_spec(T, k, attention=attention, bottleneck=bottleneck, compression=compression,
                       variant=variant, loops=loops, refine_steps=refine_steps,

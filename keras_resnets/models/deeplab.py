@@ -19,7 +19,7 @@ import dataclasses
 
 from keras_resnets import blocks as B
 from keras_resnets import primitives as P
-from keras_resnets._checks import check_rate
+from keras_resnets._checks import check_positive_int, check_rate, is_int
 from keras_resnets.builder import build_model
 from keras_resnets.engine import ClassifierHead, NetworkSpec
 from keras_resnets.families import get_spec, register_family
@@ -89,12 +89,10 @@ def deeplab_spec(backbone="resnet50", *, output_stride=16, atrous_rates=None, as
         raise ValueError(f"backbone {label!r} is itself a DeepLabV3: the backbone must be a "
                          f"classification network, e.g. 'resnet50' ('deeplabv3-resnet50')")
     rates = tuple(ATROUS_RATES[output_stride] if atrous_rates is None else atrous_rates)
-    if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+    if not rates or any(not is_int(r) or r < 1 for r in rates):
         raise ValueError(f"atrous_rates must be positive integers, e.g. (6, 12, 18); "
                          f"got {atrous_rates!r}")
-    if isinstance(aspp_filters, bool) or not isinstance(aspp_filters, int) or aspp_filters < 1:
-        raise ValueError(f"aspp_filters must be a positive integer (e.g. 256); "
-                         f"got {aspp_filters!r}")
+    check_positive_int("aspp_filters", aspp_filters, "256")
     check_rate("aspp_dropout", aspp_dropout)
     try:
         dilated = base.with_output_stride(output_stride)
@@ -127,7 +125,8 @@ def DeepLabV3(backbone="resnet50", *, classes=None, output_stride=16, input_shap
         **kwargs: ``include_top`` (False: the 256-channel head features at output stride),
             ``weights`` (a file), ``input_tensor``, ``pooling``, ``classifier_activation``
             (softmax per pixel; ``None`` for logits), ``name``, ``drop_path_rate``,
-            ``features_only`` (the backbone's stage outputs ``C2``-``C5``).
+            ``features_only`` (the backbone's stage outputs ``C2``-``C5``), ``remat``
+            (gradient checkpointing of the backbone's blocks).
     """
     spec = deeplab_spec(backbone, output_stride=output_stride, atrous_rates=atrous_rates,
                         aspp_filters=aspp_filters, aspp_dropout=aspp_dropout)

@@ -129,8 +129,8 @@ def DenseNet(blocks, growth_rate, *, bottleneck=True, compression=0.5, dropout_r
         bottleneck_width: the bottleneck's channels in units of k (4 in the paper).
         **kwargs: the keras.applications arguments (``include_top``, ``weights``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-            ``classifier_activation``, ``name``) and ``features_only``; ``drop_path_rate``
-            must stay 0 (dense nets have no residual branches).
+            ``classifier_activation``, ``name``), ``features_only`` and ``remat``
+            (gradient checkpointing of every dense layer); ``drop_path_rate`` must stay 0 (dense nets have no residual branches).
     """
     spec = densenet_spec(blocks, growth_rate, bottleneck=bottleneck, compression=compression,
                          dropout_rate=dropout_rate, stem=stem, initial_filters=initial_filters,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 
 from keras_resnets import blocks as B
-from keras_resnets._checks import check_choice, check_options
+from keras_resnets._checks import check_choice, check_imagenet_padding, check_options
 from keras_resnets.blocks.inception import Factorized, InceptionOptions, Split
 from keras_resnets.blocks.plain import ConvBNActOptions, PoolOptions
 from keras_resnets.builder import build_model
@@ -96,7 +96,8 @@ def InceptionV3(*, padding="keras", weights=None, **kwargs):
     Takes the keras.applications arguments (``include_top``, ``weights`` (``None``,
     ``"imagenet"``, a catalogue tag or a file), ``input_tensor``, ``input_shape``,
     ``pooling``, ``classes``, ``classifier_activation``, ``name``) plus ``features_only``
-    (outputs ``C2``-``C5``). InceptionV3 has no residual branches: ``drop_path_rate``
+    (outputs ``C2``-``C5``) and ``remat`` (gradient checkpointing of every module).
+    InceptionV3 has no residual branches: ``drop_path_rate``
     other than 0 raises a ``ValueError``, as in every family without them.
 
     ``padding``: ``"keras"`` (keras.applications' network: BatchNorm without gamma, 'same'
@@ -108,10 +109,8 @@ def InceptionV3(*, padding="keras", weights=None, **kwargs):
         model = InceptionV3(padding="torch", weights="torchvision/imagenet1k_v1")
         x = keras_resnets.preprocess_input(images, "inceptionv3", "torchvision/imagenet1k_v1")
     """
-    if weights == "imagenet" and padding != "keras":
-        raise ValueError(f"InceptionV3 padding must be 'keras' for weights='imagenet' (Keras's "
-                         f"file was trained with it); got padding={padding!r}. torchvision's "
-                         "weights: padding='torch', weights='torchvision/imagenet1k_v1'")
+    check_imagenet_padding("InceptionV3", padding, weights, ". torchvision's weights: "
+                           "padding='torch', weights='torchvision/imagenet1k_v1'")
     return build_model(inception_v3_spec(padding), weights=weights, **kwargs)
 
 

@@ -19,7 +19,12 @@ from __future__ import annotations
 import dataclasses
 
 from keras_resnets import blocks as B
-from keras_resnets._checks import check_choice, check_options, check_width
+from keras_resnets._checks import (
+    check_choice,
+    check_imagenet_padding,
+    check_options,
+    check_width,
+)
 from keras_resnets.blocks.mobile import PointwiseConvOptions
 from keras_resnets.builder import build_model
 from keras_resnets.engine import NetworkSpec, Stage, Stem
@@ -91,12 +96,11 @@ def MobileNetV2(alpha=1.0, *, padding="keras", weights=None, **kwargs):
         **kwargs: the other keras.applications arguments (``include_top``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
             ``classifier_activation``, ``name``) plus ``drop_path_rate`` (stochastic
-            depth on the residual blocks) and ``features_only``.
+            depth on the residual blocks), ``features_only`` and ``remat``
+            (gradient checkpointing of every block).
     """
     spec = mobilenet_v2_spec(alpha, padding)
-    if weights == "imagenet" and padding != "keras":
-        raise ValueError(f"MobileNetV2 padding must be 'keras' for weights='imagenet' (Keras's "
-                         f"files were trained with it); got padding={padding!r}")
+    check_imagenet_padding("MobileNetV2", padding, weights)
     if weights == "imagenet" and spec.keras_weights is None:
         raise ValueError(f"MobileNetV2 alpha must be one of "
                          f"{', '.join(map(str, MOBILENET_V2_ALPHAS))} for weights='imagenet' "

@@ -20,6 +20,7 @@ from keras_resnets import blocks as B
 from keras_resnets._checks import (
     check_bool,
     check_choice,
+    check_imagenet_padding,
     check_keywords,
     check_positive_int,
     check_width,
@@ -77,8 +78,6 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         check_bool("stride_at_end", stride_at_end)
     else:
         stride_at_end = version == 2 and stem == "imagenet"
-    if shortcut is not None:
-        check_choice("shortcut", shortcut, B.SHORTCUTS)
     if isinstance(block, str):
         check_choice("block", block, tuple(B.RESIDUAL_BLOCKS))
     layout_block = block if block in (None, "basic", "bottleneck") else "custom"
@@ -168,15 +167,14 @@ def ResNet(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, block
                 ResNet50V2(stride_at_end=False, padding="torch", weights="timm/a1h_in1k")
         **kwargs: the keras.applications arguments (``include_top``, ``weights``,
             ``input_tensor``, ``input_shape``, ``pooling``, ``classes``,
-            ``classifier_activation``, ``name``) plus ``drop_path_rate`` and
-            ``features_only``.
+            ``classifier_activation``, ``name``) plus ``drop_path_rate``,
+            ``features_only`` and ``remat`` (gradient checkpointing of every block: for
+            preact-ResNet-1001 or large batches that do not fit otherwise).
     """
     spec = resnet_spec(depth, version=version, stem=stem, width=width, shortcut=shortcut,
                        block=block, se_ratio=se_ratio, stride_at_end=stride_at_end,
                        padding=padding)
-    if kwargs.get("weights") == "imagenet" and padding != "keras":
-        raise ValueError(f"ResNet padding must be 'keras' for weights='imagenet' (Keras's "
-                         f"files were trained with it); got padding={padding!r}")
+    check_imagenet_padding("ResNet", padding, kwargs.get("weights"))
     return build_model(spec, **kwargs)
 
 

@@ -58,7 +58,8 @@ def ResNeXt(depth, cardinality, bottleneck_width, *, stem=None, **kwargs):
         cardinality: number of groups of the 3x3 convolutions (C).
         bottleneck_width: channels per group in the first stage (d).
         stem: ``"imagenet"`` or ``"cifar"``; default from the depth.
-        **kwargs: keras.applications arguments, ``drop_path_rate`` and ``features_only``.
+        **kwargs: keras.applications arguments, ``drop_path_rate``, ``features_only``
+            and ``remat`` (gradient checkpointing of every block).
     """
     return build_model(resnext_spec(depth, cardinality, bottleneck_width, stem=stem), **kwargs)
 

@@ -112,7 +112,8 @@ def WideResNet(depth, width, *, dropout_rate=0.0, block_type="B(3,3)", deepening
             ``"B(3,1)"`` or ``"B(3,1,1)"``.
         deepening: the paper's l, the number of 3x3 convolutions per block.
         **kwargs: keras.applications arguments (default 32x32x3 inputs, 10 classes),
-            ``drop_path_rate`` and ``features_only``.
+            ``drop_path_rate``, ``features_only`` and ``remat`` (gradient
+            checkpointing of every block: for WRN-28-10 at large batches).
     """
     spec = wide_resnet_spec(depth, width, dropout_rate=dropout_rate, block_type=block_type,
                             deepening=deepening)

@@ -66,7 +66,8 @@ def Xception(*, padding="keras", weights=None, **kwargs):
     Takes the keras.applications arguments (``include_top``, ``weights`` (``None``,
     ``"imagenet"``, a catalogue tag or a file), ``input_tensor``, ``input_shape``,
     ``pooling``, ``classes``, ``classifier_activation``, ``name``) plus ``drop_path_rate``
-    (stochastic depth on the residual blocks) and ``features_only`` (outputs ``C2``-``C5``).
+    (stochastic depth on the residual blocks), ``features_only`` (outputs ``C2``-``C5``)
+    and ``remat`` (gradient checkpointing of every block).
 
     Example::
 

@@ -12,6 +12,10 @@
   ``metrics.json``), locked while a run uses it.
 * :mod:`~keras_resnets.training.backup`: the ``backup/`` that lets a rerun of the same
   call resume at the last completed epoch, bit for bit.
+* :mod:`~keras_resnets.training.callbacks`: the user's Keras callbacks and TensorBoard
+  event files (``train(..., callbacks=[...], tensorboard=True)``).
+* :mod:`~keras_resnets.training.augmentation`: the ``modern`` recipe's batch
+  augmentation from Keras's layers (MixUp, CutMix, RandAugment, RandomErasing).
 * :mod:`~keras_resnets.training.trainer`: :func:`train`, which ties them together.
 
 The training ``loss`` includes the L2 penalty; ``xent`` is the cross-entropy alone.

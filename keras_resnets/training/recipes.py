@@ -56,6 +56,16 @@ class TrainingRecipe:
     augment: bool = True
     pad_mode: str = "constant"
     cutout: int = 0
+    # The modern (timm-style) options, made of Keras's own layers and optimizers, off at 0:
+    # keras.layers.MixUp(alpha) / CutMix (its Beta alpha), one of them per batch when both
+    # are on; keras.layers.RandAugment (2 ops, its factor) and RandomErasing (probability);
+    # the optimizer's use_ema with this momentum, the weights replaced by their average at
+    # the end of every epoch (what is validated and saved).
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    rand_augment: float = 0.0
+    random_erasing: float = 0.0
+    ema_momentum: float = 0.0
 
     def __post_init__(self):
         if (self.epochs is None) == (self.steps is None):
@@ -68,6 +78,15 @@ class TrainingRecipe:
         if not is_number(self.warmup_fraction) or not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"TrainingRecipe warmup_fraction must be in [0, 1) (e.g. 0.0, "
                              f"0.0667: 2 epochs of 30); got {self.warmup_fraction!r}")
+        for name, rule, example in (
+                ("mixup_alpha", ">= 0", "0.2"), ("cutmix_alpha", ">= 0", "1.0"),
+                ("rand_augment", "in [0, 1]", "0.5"), ("random_erasing", "in [0, 1]", "0.25"),
+                ("ema_momentum", "in [0, 1)", "0.99")):
+            value = getattr(self, name)
+            upper = {">= 0": math.inf, "in [0, 1]": 1.0}.get(rule, 1.0 - 1e-12)
+            if not is_number(value) or not 0 <= value <= upper:
+                raise ValueError(f"TrainingRecipe {name} must be a number {rule} (0 = off, "
+                                 f"e.g. {example}); got {value!r}")
         if self.pad_mode not in data_lib.PAD_MODES:
             raise ValueError(f"TrainingRecipe pad_mode must be one of "
                              f"{', '.join(data_lib.PAD_MODES)}; got {self.pad_mode!r}")
@@ -121,13 +140,28 @@ class TrainingRecipe:
         steps = range(0, epochs * steps_per_epoch, steps_per_epoch) if steps is None else steps
         return [float(keras.ops.convert_to_numpy(schedule(s))) for s in steps]
 
-    def optimizer(self, schedule):
-        """The recipe's SGD (momentum, Nesterov or not) following ``schedule``.
+    @property
+    def mixes_labels(self):
+        """MixUp or CutMix is on: the labels are one-hot rows, mixed."""
+        return bool(self.mixup_alpha or self.cutmix_alpha)
 
-        Example: ``recipe.optimizer(recipe.learning_rate_schedule(30, 391))``.
+    def optimizer(self, schedule, steps_per_epoch=None):
+        """The recipe's SGD (momentum, Nesterov or not) following ``schedule``; with
+        ``ema_momentum``, Keras's ``use_ema``, the weights replaced by their moving average
+        every ``steps_per_epoch`` steps (needed then).
+
+        Example: ``recipe.optimizer(recipe.learning_rate_schedule(30, 391), 391)``.
         """
+        ema = {}
+        if self.ema_momentum:
+            if not steps_per_epoch:
+                raise ValueError(f"recipe {self.name!r} averages the weights (ema_momentum "
+                                 f"{self.ema_momentum:g}): optimizer() needs steps_per_epoch "
+                                 f"(e.g. 391); got {steps_per_epoch!r}")
+            ema = dict(use_ema=True, ema_momentum=self.ema_momentum,
+                       ema_overwrite_frequency=int(steps_per_epoch))
         return keras.optimizers.SGD(learning_rate=schedule, momentum=self.momentum,
-                                    nesterov=self.nesterov)
+                                    nesterov=self.nesterov, **ema)
 
 
 RECIPES = {r.name: r for r in (
@@ -164,11 +198,23 @@ RECIPES = {r.name: r for r in (
         "Szegedy et al., CVPR 2016 (label smoothing)",
         learning_rate=0.1, batch_size=128, epochs=30, weight_decay=5e-4, schedule="cosine",
         warmup_fraction=round(2 / 30, 4), label_smoothing=0.1),
+    TrainingRecipe(
+        name="modern", summary="fast's schedule with timm-style augmentation from Keras's "
+        "layers: MixUp alpha 0.2 or CutMix alpha 1.0 per batch, RandAugment (2 ops, factor "
+        "0.5), RandomErasing p 0.25, EMA of the weights (momentum 0.9, use_ema), label "
+        "smoothing 0.1",
+        reference="Wightman et al., ResNet strikes back, 2021 (timm's recipes); Zhang et al. "
+        "2018 (mixup); Yun et al. 2019 (CutMix); Cubuk et al. 2020 (RandAugment); Zhong et "
+        "al. 2020 (random erasing)",
+        learning_rate=0.1, batch_size=128, epochs=30, weight_decay=5e-4, schedule="cosine",
+        warmup_fraction=round(2 / 30, 4), label_smoothing=0.1, mixup_alpha=0.2,
+        cutmix_alpha=1.0, rand_augment=0.5, random_erasing=0.25, ema_momentum=0.9),
 )}
 
 
 def list_recipes() -> list[str]:
-    """Names of the recipes: ``['cliquenet', 'densenet', 'fast', 'resnet-cifar', 'wrn']``."""
+    """Names of the recipes: ``['cliquenet', 'densenet', 'fast', 'modern', 'resnet-cifar',
+    'wrn']``."""
     return sorted(RECIPES)
 
 

@@ -20,6 +20,7 @@ import io
 import math
 import os
 import platform
+import shutil
 import tempfile
 import time
 import warnings
@@ -37,6 +38,7 @@ from keras_resnets._io import (
     write_text,
 )
 from keras_resnets.training.backup import remove_backup
+from keras_resnets.training.callbacks import TENSORBOARD_DIR
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -94,7 +96,8 @@ def check_resumable(run_dir, config):
 
 def prepare_run_dir(run_dir, config, overwrite):
     """Start or resume the run of ``config`` (JSON-ready settings) in ``run_dir`` and write
-    ``config.json``. ``overwrite`` removes a previous run's outputs and backup; without
+    ``config.json``. ``overwrite`` removes a previous run's outputs, TensorBoard event
+    files and backup; without
     it a finished run, or an unfinished one with other settings, is refused.
 
     Example: ``prepare_run_dir("runs/r1", {"epochs": 2, "batch_size": 64}, False)``.
@@ -104,6 +107,7 @@ def prepare_run_dir(run_dir, config, overwrite):
             if os.path.exists(os.path.join(run_dir, name)):
                 os.remove(os.path.join(run_dir, name))
         remove_backup(run_dir)
+        shutil.rmtree(os.path.join(run_dir, TENSORBOARD_DIR), ignore_errors=True)
     else:
         check_resumable(run_dir, config)
     for name in (CONFIG, *RUN_OUTPUTS):

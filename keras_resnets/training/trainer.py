@@ -29,7 +29,14 @@ from keras_resnets import registry
 from keras_resnets._checks import check_int, check_positive_int, is_number
 from keras_resnets._io import DirectoryLock
 from keras_resnets.normalization import input_normalization, with_input_normalization
+from keras_resnets.training.augmentation import batch_augmentation
 from keras_resnets.training.backup import RunBackup, restore
+from keras_resnets.training.callbacks import (
+    TENSORBOARD_DIR,
+    EpochSummaries,
+    check_callbacks,
+    check_tensorboard,
+)
 from keras_resnets.training.distribution import (
     SynchronizedBatchNorm,
     check_precision,
@@ -118,6 +125,11 @@ class _Plan:
         return getattr(self.model, "__name__", type(self.model).__name__)
 
     @property
+    def one_hot(self):
+        """Labels are one-hot rows: smoothed, or mixed by MixUp/CutMix."""
+        return bool(self.label_smoothing) or self.recipe.mixes_labels
+
+    @property
     def data_options(self):
         return {"data_dir": self.data_dir, "download": self.download}
 
@@ -152,7 +164,8 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
           jit_compile="auto", steps_per_execution=1, model_kwargs=None, augment=None,
           cutout=None, label_smoothing=None, validation_split=None, data_dir=None,
           download=True, seed=0, overwrite=False, verbose="auto", coordinator=None,
-          num_processes=None, process_id=None) -> TrainResult:
+          num_processes=None, process_id=None, callbacks=None,
+          tensorboard=False) -> TrainResult:
     """Train ``model`` with a paper recipe and record the run in ``run_dir``.
 
     Args:
@@ -177,6 +190,13 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
             each running this call with its own ``process_id`` (0 is the coordinator, at
             ``coordinator="HOST:PORT"``): JAX backend, ``strategy="data_parallel"``
             (:mod:`~keras_resnets.training.multihost`). Process 0 writes ``run_dir``.
+        callbacks: Keras callbacks for ``fit``, called after the run's own (so an epoch
+            is recorded and backed up before they see it); ``model.stop_training`` ends
+            the run early, as finished. They are not part of the settings a resumed run
+            must repeat, and a resumed run starts them afresh (EarlyStopping's patience
+            counts from the resumed epoch).
+        tensorboard: write TensorBoard event files into ``run_dir/tensorboard``
+            (:class:`~keras_resnets.training.callbacks.EpochSummaries`).
 
     The models saved (``best.keras``, ``last.keras``) and returned carry the input
     normalization (:mod:`keras_resnets.normalization`): they take raw pixels (0-255).
@@ -186,6 +206,7 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         train("wrn-10-2", dataset="digits", recipe="fast", epochs=12, batch_size=64)
     """
     wall_start = time.perf_counter()
+    extra = _Extra(check_callbacks(callbacks), check_tensorboard(tensorboard))
     if check_processes(coordinator, num_processes, process_id, strategy) > 1:
         join_processes(coordinator, num_processes, process_id)  # before any JAX computation
     processes = process_count() if strategy == "data_parallel" else 1
@@ -201,14 +222,29 @@ def train(model, *, dataset="digits", recipe="fast", epochs=None, batch_size=Non
         # variables from all processes) into a private directory; reads run_dir's backup
         writes = tempfile.mkdtemp(prefix="keras-resnets-process-")
         try:
-            return _train(plan, run_dir, writes, True, verbose, wall_start)
+            return _train(plan, run_dir, writes, True, verbose, wall_start, extra)
         finally:
             shutil.rmtree(writes, ignore_errors=True)
     check_run_dir(run_dir)
-    return _train(plan, run_dir, run_dir, overwrite, verbose, wall_start)
+    return _train(plan, run_dir, run_dir, overwrite, verbose, wall_start, extra)
 
 
-def _train(plan, run_dir, writes, overwrite, verbose, wall_start):
+@dataclasses.dataclass(frozen=True)
+class _Extra:
+    """What :func:`train` adds to ``fit`` beyond the run's settings (not in config.json)."""
+
+    callbacks: list
+    tensorboard: bool
+
+    def fit_callbacks(self, writes, own):
+        """The event files first (an epoch re-run after a kill is written again, the
+        same), then the run's ``own`` callbacks, then the user's."""
+        summaries = [EpochSummaries(os.path.join(writes, TENSORBOARD_DIR))] \
+            if self.tensorboard else []
+        return [*summaries, *own, *self.callbacks]
+
+
+def _train(plan, run_dir, writes, overwrite, verbose, wall_start, extra):
     """The run of :func:`train` reading its backup from ``run_dir`` and writing into
     ``writes`` (``run_dir`` itself, except on processes other than 0)."""
     with DirectoryLock(writes, "run_dir"):
@@ -237,8 +273,9 @@ def _train(plan, run_dir, writes, overwrite, verbose, wall_start):
                     and plan.strategy == "mirrored" else []  # first: before saving
                 net.fit(train_data, validation_data=validation_data, initial_epoch=start,
                         epochs=plan.epochs, shuffle=False, verbose=fit_verbose,
-                        callbacks=[*synchronized, set_epoch, recorder, RunBackup(writes),
-                                   *progress])
+                        callbacks=extra.fit_callbacks(
+                            writes, [*synchronized, set_epoch, recorder, RunBackup(writes)])
+                        + progress)
             if recorder.rows is None:  # every epoch was already done before a restart
                 recorder.load(plan.epochs)
             selected = _select_best(writes, recorder.saved_model)
@@ -357,9 +394,10 @@ def _pipelines(plan, epoch):
         plan.info.name, plan.info.train_split, plan.batch_size, augment=plan.augment,
         pad_mode=plan.recipe.pad_mode, cutout=plan.cutout,
         label_smoothing=plan.label_smoothing, seed=plan.seed,
-        drop_remainder=plan.strategy == "data_parallel", epoch=epoch, **plan.data_options)
+        drop_remainder=plan.strategy == "data_parallel", epoch=epoch,
+        batch_augment=batch_augmentation(plan.recipe), **plan.data_options)
     evaluation = {split: data_lib.load_dataset(plan.info.name, split, plan.batch_size,
-                                               augment=False, one_hot=bool(plan.label_smoothing),
+                                               augment=False, one_hot=plan.one_hot,
                                                **plan.data_options)
                   for split in {plan.validation_split, plan.info.test_split}}
     if plan.strategy == "mirrored":  # near-equal slices of every batch, none empty
@@ -394,8 +432,9 @@ def _compiled_model(plan):
         net = plan.model(**plan.model_kwargs)
     _check_classifier(net, plan)
     apply_weight_decay(net, plan.recipe.weight_decay)
-    compile_model(net, plan.recipe.optimizer(plan.learning_rate_schedule()),
-                  one_hot=bool(plan.label_smoothing), jit_compile=plan.jit_compile,
+    compile_model(net, plan.recipe.optimizer(plan.learning_rate_schedule(),
+                                             plan.steps_per_epoch),
+                  one_hot=plan.one_hot, jit_compile=plan.jit_compile,
                   steps_per_execution=plan.steps_per_execution,
                   weighted=plan.processes > 1)  # the evaluation padding weighs 0
     return net

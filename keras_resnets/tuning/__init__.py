@@ -1,5 +1,6 @@
-"""Budgeted Keras Tuner search over depth and width: at a fixed number of parameters,
-is a thin deep network or a wide shallow one better on my data?
+"""Budgeted Keras Tuner search over depth and width: at a fixed number of parameters
+(or multiply-adds, or a measured TFLite latency), is a thin deep network or a wide
+shallow one better on my data?
 
 The search space holds only the configurations whose parameter count (the analytic
 counter, exact, trainable parameters as the papers report them) lies in
@@ -12,7 +13,9 @@ The modules:
 
 * :mod:`~keras_resnets.tuning.space`: budgets and the feasible set (pure counting; no
   Keras Tuner, so ``feasible_configs`` works without it), with the monotone searches of
-  :mod:`~keras_resnets.tuning.solver`.
+  :mod:`~keras_resnets.tuning.solver`; ``macs_budget=`` bounds multiply-adds too.
+* :mod:`~keras_resnets.tuning.latency`: the latency budget (:class:`LatencyBudget`):
+  each candidate exported to TFLite, timed in LiteRT and cached on disk.
 * :mod:`~keras_resnets.tuning.hypermodel`: :class:`BudgetedHyperModel`.
 * :mod:`~keras_resnets.tuning.tuner`: the oracles, :class:`BudgetedTuner`,
   :func:`make_tuner` and the chief/worker settings.
@@ -25,9 +28,12 @@ Names from the last four load Keras Tuner when first used.
 Example::
 
     feasible_configs("wrn", "1.5M")                       # list of Config, no model built
+    feasible_configs("wrn", macs_budget="25M", mode="iso")  # equal multiply-adds
     result = run_search("wrn", "1.5M", dataset="digits", oracle="bayesian",
                         max_trials=20, epochs=15, directory="runs/tune")
     print(result.csv)                                      # one row per trial
+    run_search("wrn", macs_budget="25M", mode="iso", max_latency_ms=0.36,
+               dataset="digits", directory="runs/tune-latency")  # the slow ones untrained
 
     # or with your own data and the Keras Tuner objects
     hypermodel = BudgetedHyperModel("wrn", 1_500_000, mode="iso")
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import importlib
 
+from keras_resnets.tuning.latency import LatencyBudget, measure_configs
 from keras_resnets.tuning.space import (
     FAMILIES,
     MODES,
@@ -69,5 +76,5 @@ def __getattr__(name):
     return getattr(importlib.import_module(f"keras_resnets.tuning.{_MODULE_OF[name]}"), name)
 
 
-__all__ = ["FAMILIES", "MODES", "Config", "SearchSpace", "parse_budget", "search_space",
-           "feasible_configs", *_MODULE_OF]
+__all__ = ["FAMILIES", "MODES", "Config", "SearchSpace", "LatencyBudget", "measure_configs",
+           "parse_budget", "search_space", "feasible_configs", *_MODULE_OF]

@@ -1,9 +1,11 @@
-"""The Keras Tuner hypermodel of a parameter budget: one ``Choice`` over the feasible set.
+"""The Keras Tuner hypermodel of a parameter, multiply-add and latency budget: one
+``Choice`` over the feasible set.
 
 Example::
 
     hypermodel = BudgetedHyperModel("wrn", "1.5M", mode="iso")
     hypermodel.configs[0].key                       # 'wrn-10-4.47'
+    BudgetedHyperModel("wrn", macs_budget="100M", latency=LatencyBudget(0.5))
     tuner = make_tuner(hypermodel, "bayesian", directory="runs/tune", max_trials=6)
 """
 
@@ -15,6 +17,7 @@ import keras_tuner
 
 from keras_resnets import registry, training
 from keras_resnets._checks import check_bool
+from keras_resnets.tuning.latency import LatencyBudget, measure_configs
 from keras_resnets.tuning.space import Config, search_space
 
 CONFIG_HP = "config"
@@ -59,7 +62,8 @@ def compile_for_recipe(model, recipe, *, epochs, steps_per_epoch, one_hot=False,
     """
     recipe = training.get_recipe(recipe)
     training.apply_weight_decay(model, recipe.weight_decay)
-    optimizer = recipe.optimizer(recipe.learning_rate_schedule(epochs, steps_per_epoch))
+    optimizer = recipe.optimizer(recipe.learning_rate_schedule(epochs, steps_per_epoch),
+                                 steps_per_epoch)
     training.compile_model(model, optimizer, one_hot=one_hot, jit_compile=jit_compile,
                            run_eagerly=run_eagerly)
     if initial_epoch:
@@ -68,11 +72,16 @@ def compile_for_recipe(model, recipe, *, epochs, steps_per_epoch, one_hot=False,
 
 
 class BudgetedHyperModel(keras_tuner.HyperModel):
-    """A ``keras_tuner.HyperModel`` whose space is the feasible set of a parameter budget.
+    """A ``keras_tuner.HyperModel`` whose space is the feasible set of a parameter and/or
+    multiply-add budget, less the candidates over a latency budget.
 
     The space is one hyperparameter, ``Choice("config", keys)``, over the keys of
     :func:`~keras_resnets.tuning.feasible_configs` (same arguments), so every oracle
-    samples only networks within ``[(1 - tolerance) * budget, budget]`` parameters.
+    samples only networks within ``[(1 - tolerance) * budget, budget]`` parameters (and
+    ``macs_budget`` multiply-adds). With ``latency`` (a
+    :class:`~keras_resnets.tuning.latency.LatencyBudget`) every feasible configuration's
+    batch-1 LiteRT latency is measured first (or read from the cache) and those over
+    ``latency.max_ms`` leave the space: they are never trained.
     ``build`` is ``create_model(key)``, checked against the analytic count; ``fit``
     compiles the model with the training ``recipe`` (default: the family's) and fits
     it for the epochs given to ``tuner.search``.
@@ -85,13 +94,17 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
         configs: the feasible :class:`Config` list; ``by_key`` maps keys to them.
         builds: ``(key, trainable parameters)`` of every model this hypermodel built.
         normalization: ``(mean, std)`` the data was normalized with, or None; the best
-            model is saved with it (:func:`~keras_resnets.tuning.save_best_model`).
+            model is saved with it (:func:`~keras_resnets.tuning.save_best_model`), and
+            the latency is measured with it inside.
+        latency, measurements: the latency budget and the
+            :class:`~keras_resnets.tuning.latency.Measurements` of every counted
+            configuration (None without a latency budget).
     """
 
-    def __init__(self, family, budget, *, tolerance=0.1, mode="grid", depths=None, widths=None,
-                 cardinalities=None, input_shape=(32, 32, 3), classes=10, recipe=None,
+    def __init__(self, family, budget=None, *, macs_budget=None, tolerance=0.1, mode="grid",
+                 depths=None, widths=None, cardinalities=None, input_shape=(32, 32, 3), classes=10, recipe=None,
                  spec_options=None, jit_compile="auto", run_eagerly=False, normalization=None,
-                 name=None):
+                 latency=None, name=None):
         if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}")
         self.jit_compile = jit_compile
@@ -103,10 +116,13 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
         self.normalization = normalization
         self.run_eagerly = check_bool("run_eagerly", run_eagerly)
         self.space = search_space(
-            family, budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
+            family, budget, macs_budget=macs_budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
             cardinalities=cardinalities, input_shape=input_shape, classes=classes,
             spec_options=spec_options)
         self.configs = self.space.configs()
+        self.latency, self.measurements = latency, None
+        if latency is not None:
+            self._apply_latency_budget(latency)
         self.recipe = training.get_recipe(self.space.axes.recipe if recipe is None
                                           else recipe).name
         self.by_key = {c.key: c for c in self.configs}
@@ -117,16 +133,38 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
     def family(self) -> str:
         return self.space.family
 
+    def _apply_latency_budget(self, latency):
+        if not isinstance(latency, LatencyBudget):
+            raise ValueError(f"latency must be a LatencyBudget (e.g. LatencyBudget(max_ms=0.5, "
+                             f"threads=1)) or None; got {latency!r}")
+        space = self.space
+        self.measurements = measure_configs(self.configs, latency,
+                                            input_shape=space.input_shape,
+                                            classes=space.classes,
+                                            normalization=self.normalization)
+        times = self.measurements.latencies
+        within = [c for c in self.configs if times[c.key].median_ms <= latency.max_ms]
+        if not within:
+            fastest = min(self.configs, key=lambda c: times[c.key].median_ms)
+            raise ValueError(
+                f"max_latency_ms {latency.max_ms:g} admits none of the {len(self.configs)} "
+                f"configurations within {space.describe()}: the fastest, {fastest.key}, takes "
+                f"{times[fastest.key].text()} ({latency.quantization}, {latency.threads} "
+                f"thread(s)); raise max_latency_ms (--max-latency-ms) or lower the budget")
+        self.configs = within
+
     def definition(self) -> dict:
         """What identifies this search space (stored in the search directory)."""
         space = self.space
-        return {"family": space.family, "budget": space.budget, "tolerance": space.tolerance,
+        return {"family": space.family, "budget": space.budget,
+                "macs_budget": space.macs_budget, "tolerance": space.tolerance,
                 "mode": space.mode, "depths": list(space.depths),
                 "widths": None if space.widths is None else list(space.widths),
                 "cardinalities": None if space.cardinalities is None
                 else list(space.cardinalities),
                 "input_shape": list(space.input_shape), "classes": space.classes,
                 "spec_options": dict(space.options), "recipe": self.recipe,
+                **(self.latency.settings() if self.latency else {}),
                 "configs": [c.as_dict() for c in self.configs]}
 
     def declare_hyperparameters(self, hp):
@@ -144,10 +182,10 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         config = self.config_for(hp)
         space = self.space
-        if not space.low <= config.params <= space.budget:  # cannot happen: the set is feasible
+        if not space.admits(config):  # cannot happen: the set is feasible
             raise keras_tuner.errors.FatalValueError(
-                f"{config.key} has {config.params:,} parameters, outside "
-                f"[{space.low:,}, {space.budget:,}]")
+                f"{config.key} ({config.params:,} parameters, {config.macs:,} multiply-adds) "
+                f"is not {' and '.join(band.text() for band in space.bands)}")
         model = registry.create_model(config.key, input_shape=space.input_shape,
                                       classes=space.classes, **dict(config.options))
         built = int(sum(math.prod(w.shape) for w in model.trainable_weights))

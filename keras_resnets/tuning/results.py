@@ -6,12 +6,14 @@ Example::
     rows = trial_results("runs/tune")            # a search directory or a tuner
     results_table("runs/tune")                   # results.csv and results.png
     pareto_front(rows)                           # fewer parameters and higher accuracy
+    pareto_front(rows, cost="latency_ms")        # faster and more accurate
     save_best_model(tuner)                       # best_model.keras and best.json
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -22,13 +24,16 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 from keras_resnets import _io, registry, training
 from keras_resnets.normalization import with_input_normalization
 from keras_resnets.tuning.hypermodel import CONFIG_HP
+from keras_resnets.tuning.latency import read_measurements
 from keras_resnets.tuning.space import budget_band, format_count
 from keras_resnets.tuning.tuner import DEFINITION_FILE, read_definition
 
 RESULTS_FILE = "results.csv"
 BEST_MODEL_FILE = "best_model.keras"
 RESULT_COLUMNS = ("trial", "status", "config", "depth", "width", "cardinality", "params",
-                  "macs", "epochs", "val_accuracy", "val_xent", "wall_time_s")
+                  "macs", "latency_ms", "latency_low_ms", "latency_high_ms", "epochs",
+                  "val_accuracy", "val_xent", "wall_time_s")
+LATENCY_COLUMNS = ("latency_ms", "latency_low_ms", "latency_high_ms")
 
 
 def _project_dir(source) -> str:
@@ -61,12 +66,15 @@ def _load_trials(source) -> list:
 
 def trial_results(source) -> list[dict]:
     """One dict per trial of a search (a :class:`BudgetedTuner` or its directory):
-    ``RESULT_COLUMNS``, in trial order. Metrics are those of the trial's best epoch.
+    ``RESULT_COLUMNS``, in trial order. Metrics are those of the trial's best epoch; the
+    latency (median and 95% interval, ms) is the search's measurement, None without a
+    latency budget.
 
     Example: ``[r["config"] for r in trial_results("runs/tune")]``.
     """
     definition = _definition(source)
     configs = {c["key"]: c for c in definition["configs"]}
+    latencies = read_measurements(_project_dir(source)).get("latencies", {})
     rows = []
     for trial in sorted(_load_trials(source), key=lambda t: t.trial_id):
         key = trial.hyperparameters.values.get(CONFIG_HP)
@@ -84,7 +92,10 @@ def trial_results(source) -> list[dict]:
             "trial": trial.trial_id, "status": trial.status, "config": key,
             "depth": config.get("depth"), "width": config.get("width"),
             "cardinality": config.get("cardinality"), "params": config.get("params"),
-            "macs": config.get("macs"), "epochs": None if epochs is None else int(epochs),
+            "macs": config.get("macs"),
+            **{column: latencies.get(key, {}).get(field) for column, field in
+               zip(LATENCY_COLUMNS, ("median_ms", "low_ms", "high_ms"), strict=True)},
+            "epochs": None if epochs is None else int(epochs),
             "val_accuracy": metric("val_accuracy"),
             "val_xent": metric("val_xent"),  # the cross-entropy; val_loss adds the L2 penalty
             "wall_time_s": metric("wall_time"),
@@ -92,12 +103,13 @@ def trial_results(source) -> list[dict]:
     return rows
 
 
-def _columns(family) -> list[str]:
-    return [c for c in RESULT_COLUMNS if c != "cardinality" or family == "resnext"]
+def _columns(family, latency=False) -> list[str]:
+    return [c for c in RESULT_COLUMNS if (c != "cardinality" or family == "resnext")
+            and (c not in LATENCY_COLUMNS or latency)]
 
 
-def _csv_text(rows, family) -> str:
-    columns = _columns(family)
+def _csv_text(rows, family, latency) -> str:
+    columns = _columns(family, latency)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -106,43 +118,72 @@ def _csv_text(rows, family) -> str:
         for column in columns:
             value = row[column]
             if isinstance(value, float) and column != "width":
-                value = f"{value:.6g}" if column != "wall_time_s" else f"{value:.2f}"
+                value = f"{value:.2f}" if column == "wall_time_s" else \
+                    f"{value:.4f}" if column in LATENCY_COLUMNS else f"{value:.6g}"
             values.append("" if value is None else value)
         writer.writerow(values)
     return out.getvalue()
 
 
-def pareto_front(rows) -> list[dict]:
-    """The completed trials that no other trial beats on both fewer parameters and higher
-    validation accuracy, by increasing parameters.
+def pareto_front(rows, cost="params") -> list[dict]:
+    """The completed trials that no other trial beats on both a lower ``cost``
+    (``"params"``, ``"macs"`` or ``"latency_ms"``) and a higher validation accuracy, by
+    increasing cost.
 
     Example: ``[r["config"] for r in pareto_front(trial_results("runs/tune"))]``.
     """
     done = [r for r in rows if r["status"] == TrialStatus.COMPLETED
-            and r["val_accuracy"] is not None and r["params"] is not None]
+            and r["val_accuracy"] is not None and r.get(cost) is not None]
     front, best = [], -math.inf
-    for row in sorted(done, key=lambda r: (r["params"], -r["val_accuracy"])):
+    for row in sorted(done, key=lambda r: (r[cost], -r["val_accuracy"])):
         if row["val_accuracy"] > best:
             front.append(row)
             best = row["val_accuracy"]
     return front
 
 
-def plot_results(rows, path, *, title=None, width_name="width", band=None):
-    """Save the figure: validation accuracy against depth (colour: width) and against
-    parameters with the Pareto front (and the budget band ``(low, budget)`` if given).
+# the panels of accuracy against a cost: (cost, axis label, title)
+FRONT_PANELS = (("params", "trainable parameters", "accuracy against parameters"),
+                ("macs", "multiply-adds per image", "accuracy against MACs"),
+                ("latency_ms", "latency per image, ms (LiteRT, batch 1)",
+                 "accuracy against latency"))
 
-    Example: ``plot_results(rows, "results.png", band=(1_350_000, 1_500_000))``.
+
+def _front_panel(axis, done, cost, style, band):
+    """Accuracy against ``cost`` with its Pareto front (and the budget band shaded)."""
+    if band:
+        axis.axvspan(band[0], band[1], color="0.92", zorder=0, label="budget band")
+    axis.scatter([r[cost] for r in done], [r["val_accuracy"] for r in done], **style)
+    front = pareto_front(done, cost)
+    xs, ys = [r[cost] for r in front], [r["val_accuracy"] for r in front]
+    axis.step(xs, ys, where="post", color="crimson", zorder=1)
+    axis.scatter(xs, ys, s=160, facecolors="none", edgecolors="crimson", linewidths=1.5,
+                 zorder=3, label="Pareto front")
+    for r in front:
+        axis.annotate(r["config"], (r[cost], r["val_accuracy"]), fontsize=7,
+                      xytext=(4, 4), textcoords="offset points")
+    axis.legend(loc="best", fontsize=8)
+
+
+def plot_results(rows, path, *, title=None, width_name="width", band=None, bands=None):
+    """Save the figure: validation accuracy against depth (colour: width) and, with their
+    Pareto fronts, against parameters, multiply-adds and (when measured) latency.
+    ``bands`` maps a cost (``"params"``, ``"macs"``, ``"latency_ms"``) to the band
+    ``(low, high)`` it shades; ``band`` is the parameter band.
+
+    Example: ``plot_results(rows, "results.png", bands={"params": (1_350_000, 1_500_000)})``.
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    bands = dict(bands or {}, **({"params": band} if band else {}))
     done = [r for r in rows if r["status"] == TrialStatus.COMPLETED
             and r["val_accuracy"] is not None]
-    figure = Figure(figsize=(11, 4.5), layout="constrained")
-    left, right = figure.subplots(1, 2)
-    if band:
-        right.axvspan(band[0], band[1], color="0.92", zorder=0, label="budget band")
+    panels = [p for p in FRONT_PANELS if p[0] != "latency_ms"
+              or any(r.get("latency_ms") is not None for r in done)]
+    shape = (2, 2) if len(panels) == 3 else (1, 3)  # depth and the cost panels
+    figure = Figure(figsize=(11, 9) if shape == (2, 2) else (15, 4.5), layout="constrained")
+    left, *rights = figure.subplots(*shape).ravel()
     if done:
         widths = [float(r["width"]) for r in done]
         # one colour scale for both panels; a bar only when the widths differ
@@ -155,22 +196,14 @@ def plot_results(rows, path, *, title=None, width_name="width", band=None):
         else:
             left.set_title(f"{width_name} = {registry.format_number(widths[0])}", loc="right",
                            fontsize=9)
-        right.scatter([r["params"] for r in done], [r["val_accuracy"] for r in done], **style)
-        front = pareto_front(done)
-        xs, ys = [r["params"] for r in front], [r["val_accuracy"] for r in front]
-        right.step(xs, ys, where="post", color="crimson", zorder=1)
-        right.scatter(xs, ys, s=160, facecolors="none", edgecolors="crimson", linewidths=1.5,
-                      zorder=3, label="Pareto front")
-        for r in front:
-            right.annotate(r["config"], (r["params"], r["val_accuracy"]), fontsize=7,
-                           xytext=(4, 4), textcoords="offset points")
-        right.legend(loc="best", fontsize=8)
+        for axis, (cost, _, _) in zip(rights, panels, strict=False):
+            _front_panel(axis, done, cost, style, bands.get(cost))
     else:
         left.text(0.5, 0.5, "no completed trial", ha="center", transform=left.transAxes)
     left.set(xlabel="depth", ylabel="validation accuracy", title="accuracy against depth")
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
-    right.set(xlabel="trainable parameters", ylabel="validation accuracy",
-              title="accuracy against parameters")
+    for axis, (_, label, panel_title) in zip(rights, panels, strict=False):
+        axis.set(xlabel=label, ylabel="validation accuracy", title=panel_title)
     if title:
         figure.suptitle(title)
     _io.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110))
@@ -191,17 +224,32 @@ def results_table(source, path=None, *, figure=True) -> str:
     definition = _definition(source)
     rows = trial_results(source)
     family = definition["family"]
-    text = _csv_text(rows, family)
+    text = _csv_text(rows, family, "max_latency_ms" in definition)
     path = path or os.path.join(_project_dir(source), RESULTS_FILE)
     _io.write_text(path, text)
     if figure:
-        space = getattr(getattr(source, "hypermodel", None), "space", None)
-        band = (space.low, space.budget) if space is not None \
-            else budget_band(definition["budget"], definition["tolerance"])
-        title = f"{family} at {format_count(band[1])} parameters ({definition['mode']} mode)"
+        bands, budgets = _bands(definition), []
+        for cost, unit in (("params", "parameters"), ("macs", "MACs")):
+            if cost in bands:
+                budgets.append(f"{format_count(bands[cost][1])} {unit}")
+        if "max_latency_ms" in definition:
+            budgets.append(f"{definition['max_latency_ms']:g} ms")
+        title = f"{family} at {', '.join(budgets)} ({definition['mode']} mode)"
         plot_results(rows, os.path.splitext(path)[0] + ".png", title=title,
-                     width_name=registry.tuning_families()[family].width_name, band=band)
+                     width_name=registry.tuning_families()[family].width_name, bands=bands)
     return text
+
+
+def _bands(definition) -> dict:
+    """The bands the figure shades: the parameter and MAC bands of the budgets given, and
+    the latency budget from 0."""
+    bands = {}
+    for cost, key in (("params", "budget"), ("macs", "macs_budget")):
+        if definition.get(key) is not None:
+            bands[cost] = budget_band(definition[key], definition["tolerance"])
+    if definition.get("max_latency_ms") is not None:
+        bands["latency_ms"] = (0, definition["max_latency_ms"])
+    return bands
 
 
 def format_results(rows, family=None) -> str:
@@ -209,7 +257,8 @@ def format_results(rows, family=None) -> str:
 
     Example: ``print(format_results(trial_results("runs/tune"), "wrn"))``.
     """
-    columns = _columns(family)
+    latency = any(r.get("latency_ms") is not None for r in rows)
+    columns = [c for c in _columns(family, latency) if c not in LATENCY_COLUMNS[1:]]
 
     def cell(column, value):
         if value is None:
@@ -218,6 +267,8 @@ def format_results(rows, family=None) -> str:
             return f"{int(value):,}"
         if column in ("val_accuracy", "val_xent"):
             return f"{value:.4f}"
+        if column == "latency_ms":
+            return f"{value:.3f}"
         if column == "wall_time_s":
             return f"{value:.1f}"
         if column == "width":
@@ -237,7 +288,8 @@ def save_best_model(tuner, path=None, *, test_data=None):
 
     The model carries the hypermodel's input normalization when it has one (it then
     takes raw pixels). ``test_data`` (a pipeline of normalized held-out images) is
-    evaluated once and its accuracy recorded in ``best.json`` as ``test_accuracy``.
+    evaluated once and its accuracy recorded in ``best.json`` as ``test_accuracy``; a
+    search with a latency budget adds the candidate's measured ``latency`` there.
 
     Example: ``keras.saving.load_model(save_best_model(tuner))``.
     """
@@ -265,5 +317,9 @@ def save_best_model(tuner, path=None, *, test_data=None):
     config = tuner.hypermodel.by_key.get(key)
     if config is not None:
         info.update(config.as_dict())
+    measurements = getattr(tuner.hypermodel, "measurements", None)
+    if measurements is not None and key in measurements.latencies:
+        info["latency"] = {**dataclasses.asdict(measurements.latencies[key]),
+                           **tuner.hypermodel.latency.settings()}
     _io.write_json(os.path.join(os.path.dirname(path), "best.json"), info)
     return path

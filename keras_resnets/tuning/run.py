@@ -22,8 +22,11 @@ import tensorflow as tf
 from keras_resnets import _io, training
 from keras_resnets import data as data_lib
 from keras_resnets._checks import check_int
+from keras_resnets.training.augmentation import batch_augmentation
+from keras_resnets.training.callbacks import TENSORBOARD_DIR, check_callbacks, check_tensorboard
 from keras_resnets.training.progress import progress_output
 from keras_resnets.tuning.hypermodel import BudgetedHyperModel
+from keras_resnets.tuning.latency import LatencyBudget
 from keras_resnets.tuning.results import (
     RESULTS_FILE,
     format_results,
@@ -67,13 +70,16 @@ def _too_few(count, max_trials, space):
             f"the search runs {count} trial{plural}; for more, use {remedy}")
 
 
-def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=10, epochs=10,
+def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
+               latency_threads=1, latency_quantization="int8", latency_cache=None,
+               dataset="digits", oracle="random", max_trials=10, epochs=10,
                directory="runs/tune", tolerance=0.1, mode="grid", depths=None, widths=None,
                cardinalities=None, recipe=None, batch_size=None, objective="val_accuracy",
                seed=None, overwrite=False, train_split=None, val_split=None,
                train_samples=None, val_samples=None, factor=3, num_initial_points=None,
                spec_options=None, jit_compile="auto", run_eagerly=False, role=None, tuner_id=None,
-               oracle_ip=None, oracle_port=None, verbose=1, save_best=True) -> SearchResult:
+               oracle_ip=None, oracle_port=None, verbose=1, save_best=True, callbacks=None,
+               tensorboard=False) -> SearchResult:
     """Validate everything, search, then write the results table, figure and best model.
 
     The trials train on ``load_dataset(dataset, train_split)`` and are scored on
@@ -86,12 +92,26 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
     distributed mode: the chief serves the oracle and writes the results; workers train.
     Every argument is checked before the first trial starts. The directory is locked
     while the search runs: a second search in it is refused, naming the first's PID.
+    ``callbacks`` (Keras callbacks) go to every trial's ``fit`` (Keras Tuner copies them
+    per trial); ``tensorboard=True`` adds ``keras.callbacks.TensorBoard`` writing into
+    ``directory/tensorboard/<trial>``, with each trial's hyperparameters (TensorBoard's
+    hparams plugin; TensorFlow backend).
+
+    Budgets: ``budget`` (trainable parameters) and/or ``macs_budget`` (multiply-adds for
+    one image of the dataset), each admitting counts within ``tolerance`` below it; and
+    ``max_latency_ms``, the most milliseconds per image (batch 1) in LiteRT on this
+    machine with ``latency_threads`` threads as a ``latency_quantization`` file
+    (``"int8"``, ``"float16"``, ``"dynamic"`` or ``"none"``): every counted candidate
+    is measured before the first trial (or read from the cache, ``latency_cache``,
+    default ``~/.cache/keras_resnets/latency``), and those over it are never trained.
 
     Example: ``run_search("wrn", "200k", tolerance=0.9, depths=(10, 16), widths=(1,),
     oracle="grid", max_trials=2, epochs=1, recipe="fast", directory="runs/tiny")``.
     """
     check_oracle(oracle)
     check_objective(objective)
+    callbacks = check_callbacks(callbacks)
+    check_tensorboard(tensorboard)
     epochs = check_int("epochs", epochs, 1, "1, 15")
     check_int("max_trials", max_trials, 1, "3, 20")
     train_samples = check_int("train_samples", train_samples, 1, "256", allow_none=True)
@@ -100,11 +120,15 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
     info = data_lib.dataset_info(dataset)
     train_split = train_split or info.train_split
     val_split = val_split or info.validation_split
+    latency = None if max_latency_ms is None else LatencyBudget(
+        max_latency_ms, latency_threads, latency_quantization, latency_cache)
     hypermodel = BudgetedHyperModel(
-        family, budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
+        family, budget, macs_budget=macs_budget, latency=latency, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
         cardinalities=cardinalities, input_shape=info.input_shape, classes=info.num_classes,
         recipe=recipe, spec_options=spec_options, jit_compile=jit_compile,
         run_eagerly=run_eagerly, normalization=(info.mean, info.std))
+    if verbose and hypermodel.measurements is not None:
+        print(f"[tune] {hypermodel.measurements.summary(latency)}", flush=True)
     recipe = training.get_recipe(hypermodel.recipe)
     batch_size = check_int("batch_size", batch_size or recipe.batch_size, 1, "64, 128")
     extra = {"dataset": info.name, "train_split": train_split, "val_split": val_split,
@@ -123,9 +147,10 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
             print(_too_few(len(hypermodel.configs), max_trials, space), flush=True)
         if verbose:
             count = len(hypermodel.configs)
-            print(f"[tune] {space.family} at {space.budget:,} parameters (tolerance "
+            print(f"[tune] {space.family} at {space.describe()} (tolerance "
                   f"{space.tolerance:g}, {space.mode} mode): {count} feasible "
-                  f"configuration{'' if count == 1 else 's'}; oracle {oracle}; "
+                  f"configuration{'' if count == 1 else 's'}"
+                  f"{f' within {latency.max_ms:g} ms' if latency else ''}; oracle {oracle}; "
                   f"directory {tuner.project_dir}", flush=True)
         if role == "chief":
             tuner.search(verbose=0)
@@ -137,17 +162,21 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
             train = data_lib.load_dataset(
                 info.name, train_split, batch_size, augment=recipe.augment,
                 pad_mode=recipe.pad_mode, cutout=recipe.cutout, label_smoothing=smoothing,
-                seed=seed, epoch=epoch)
+                seed=seed, epoch=epoch, batch_augment=batch_augmentation(recipe))
             set_epoch = keras.callbacks.LambdaCallback(
                 on_epoch_begin=lambda index, logs: epoch.assign(index))
             val = data_lib.load_dataset(info.name, val_split, batch_size, augment=False,
-                                        shuffle=False, one_hot=bool(smoothing))
+                                        shuffle=False,
+                                        one_hot=bool(smoothing) or recipe.mixes_labels)
             # a bar on a terminal; in a log, a line per epoch and a heartbeat in the first
             fit_verbose, progress = progress_output("auto" if verbose else 0)
+            if tensorboard:  # Keras Tuner gives it a folder per trial, with the hparams
+                callbacks.append(keras.callbacks.TensorBoard(
+                    os.path.join(tuner.project_dir, TENSORBOARD_DIR), write_graph=False))
             tuner.search(_take(train, train_samples, batch_size),
                          validation_data=_take(val, val_samples, batch_size), epochs=epochs,
                          verbose=1 if fit_verbose == "auto" else fit_verbose,
-                         callbacks=[set_epoch, *progress])
+                         callbacks=[set_epoch, *callbacks, *progress])
         if role == "worker":
             return SearchResult(tuner, [])
         rows = trial_results(tuner)
@@ -157,7 +186,8 @@ def run_search(family, budget, *, dataset="digits", oracle="random", max_trials=
         best = None
         if save_best:
             test = data_lib.load_dataset(info.name, info.test_split, batch_size, augment=False,
-                                         shuffle=False, one_hot=bool(recipe.label_smoothing))
+                                         shuffle=False,
+                                         one_hot=bool(recipe.label_smoothing) or recipe.mixes_labels)
             try:
                 best = save_best_model(tuner, test_data=test)
             except (OSError, ValueError) as error:  # e.g. checkpoints on unshared disks

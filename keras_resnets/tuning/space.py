@@ -1,5 +1,7 @@
-"""The search space of a parameter budget: every configuration of a family whose exact
-trainable parameter count lies in ``[(1 - tolerance) * budget, budget]``.
+"""The search space of a parameter and/or multiply-add budget: every configuration of a
+family whose exact trainable parameter count lies in ``[(1 - tolerance) * budget,
+budget]`` and whose multiply-adds for one image lie in ``[(1 - tolerance) *
+macs_budget, macs_budget]`` (each band where its budget is given).
 
 Pure budget maths on the analytic counter: no model is built, and this module imports
 neither Keras Tuner nor Keras. A family's axes (depths, widths, cardinalities, the iso
@@ -13,6 +15,7 @@ Example::
     space.low, space.budget                         # (1350000, 1500000)
     [c.key for c in space.configs()]                # ['wrn-10-4.47', 'wrn-16-2.95', ...]
     feasible_configs("resnext", "1.5M")[0].key      # 'resnext11-4x16d'
+    feasible_configs("wrn", None, macs_budget="100M", depths=(10,))  # by multiply-adds
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ _BUDGET_RE = re.compile(r"^([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmgb]?)$")
 _SUFFIXES = {"": 1, "k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "b": 10 ** 9}
 
 
-def parse_budget(budget) -> int:
-    """A parameter budget as an integer.
+def parse_budget(budget, argument="budget", unit="parameters") -> int:
+    """A budget (parameters, multiply-adds) as an integer.
 
     Example: ``parse_budget("1.5M")`` is 1500000; ``"800k"``, ``"1_500_000"``, ``2e6`` work.
     """
@@ -45,10 +48,11 @@ def parse_budget(budget) -> int:
         if match:
             value = float(match.group(1)) * _SUFFIXES[match.group(2)]
     if value is None or not math.isfinite(value):
-        raise ValueError(f"budget must be a number of parameters such as 1500000, '1.5M' or "
+        raise ValueError(f"{argument} must be a number of {unit} such as 1500000, '1.5M' or "
                          f"'800k'; got {budget!r}")
     if value < 1:
-        raise ValueError(f"budget must be > 0 parameters (e.g. '1.5M', '800k'); got {budget!r}")
+        raise ValueError(f"{argument} must be > 0 {unit} (e.g. '1.5M', '800k'); got "
+                         f"{budget!r}")
     return int(round(value))
 
 
@@ -64,6 +68,27 @@ def format_count(n) -> str:
         if n >= scale:
             return f"{n / scale:.3g}{suffix}"
     return str(int(n))
+
+
+@dataclasses.dataclass(frozen=True)
+class Band:
+    """The admitted counts ``[low, high]`` of one measure: ``attribute`` is the
+    :class:`Config` field (``"params"`` or ``"macs"``), ``unit`` its words.
+
+    Example: ``Band("macs", "multiply-adds", "macs_budget", 90, 100).admits(95)`` is True.
+    """
+
+    attribute: str
+    unit: str
+    argument: str
+    low: int
+    high: int
+
+    def admits(self, count) -> bool:
+        return self.low <= count <= self.high
+
+    def text(self) -> str:
+        return f"between {self.low:,} and {self.high:,} {self.unit}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,6 +210,11 @@ class _Counter:
     def params(self, depth, width, cardinality=None):
         return self.tally(depth, width, cardinality).trainable
 
+    def measure(self, attribute, depth, width, cardinality=None):
+        """``"params"`` (trainable) or ``"macs"`` of a configuration."""
+        tally = self.tally(depth, width, cardinality)
+        return tally.trainable if attribute == "params" else tally.macs
+
     def config(self, depth, width, cardinality=None):
         tally = self.tally(depth, width, cardinality)
         return Config(self.axes.model_name(depth, width, cardinality), self.axes.name, depth,
@@ -208,13 +238,14 @@ def _short_width(counter, depth, m, cardinality):
 class SearchSpace:
     """A validated budgeted search space; made by :func:`search_space`.
 
-    ``low`` and ``budget`` bound the admitted trainable parameter counts.
+    ``low`` and ``budget`` bound the admitted trainable parameter counts, ``macs_low``
+    and ``macs_budget`` the multiply-adds (None where that budget was not given).
     """
 
     axes: registry.TuningAxes
-    budget: int
+    budget: int | None
     tolerance: float
-    low: int
+    low: int | None
     mode: str
     depths: tuple
     widths: tuple | None
@@ -222,40 +253,73 @@ class SearchSpace:
     input_shape: tuple
     classes: int
     options: tuple
+    macs_budget: int | None = None
+    macs_low: int | None = None
 
     @property
     def family(self) -> str:
         return self.axes.name
 
+    @property
+    def bands(self) -> list[Band]:
+        """The bands a feasible configuration lies in (one per budget given)."""
+        bands = []
+        if self.budget is not None:
+            bands.append(Band("params", "parameters", "budget", self.low, self.budget))
+        if self.macs_budget is not None:
+            bands.append(Band("macs", "multiply-adds", "macs_budget", self.macs_low,
+                              self.macs_budget))
+        return bands
+
+    def admits(self, config) -> bool:
+        """Whether ``config``'s counts lie in every band."""
+        return all(band.admits(getattr(config, band.attribute)) for band in self.bands)
+
+    def describe(self) -> str:
+        """The budgets in words. Example: ``'1,500,000 parameters'``."""
+        return " and ".join(f"{band.high:,} {band.unit}" for band in self.bands)
+
     def _counter(self):
         return _Counter(self.axes, self.input_shape, self.classes, self.options)
 
     def _grid(self, counter):
+        """Each band is a run of consecutive widths (counts grow with the width): found
+        by bisection, the runs intersected."""
         out = []
         for depth in self.depths:
             for card in self.cardinalities or (None,):
-                def count(w, depth=depth, card=card):
-                    return counter.params(depth, w, card)
+                start, stop = 0, len(self.widths)
+                for band in self.bands:
+                    def count(w, depth=depth, card=card, attribute=band.attribute):
+                        return counter.measure(attribute, depth, w, card)
 
-                for width in self.widths[first_at_least(count, self.widths, self.low):]:
-                    if count(width) > self.budget:
-                        break
-                    out.append(counter.config(depth, width, card))
+                    start = max(start, first_at_least(count, self.widths, band.low))
+                    stop = min(stop, first_at_least(count, self.widths, band.high + 1))
+                out += [counter.config(depth, w, card) for w in self.widths[start:stop]]
         return out
 
     def _iso(self, counter):
+        """The largest width within every budget, kept when each count lands in its band."""
         out = []
         integer, scale = self.axes.iso_integer, 1 if self.axes.iso_integer else ISO_STEPS
         narrowest = math.ceil(self.axes.iso_min * scale)
         for depth in self.depths:
             for card in self.cardinalities or (None,):
-                def count(m, depth=depth, card=card):
-                    return counter.params(depth, m if integer else m / ISO_STEPS, card)
+                largest = []
+                for band in self.bands:
+                    def count(m, depth=depth, card=card, attribute=band.attribute):
+                        return counter.measure(attribute, depth,
+                                               m if integer else m / ISO_STEPS, card)
 
-                m = last_at_most(count, narrowest, self.axes.iso_max * scale, self.budget)
-                if m is not None and count(m) >= self.low:
-                    width = m if integer else _short_width(counter, depth, m, card)
-                    out.append(counter.config(depth, width, card))
+                    largest.append(last_at_most(count, narrowest, self.axes.iso_max * scale,
+                                                band.high))
+                if None in largest:
+                    continue
+                m = min(largest)
+                width = m if integer else _short_width(counter, depth, m, card)
+                config = counter.config(depth, width, card)
+                if self.admits(config):
+                    out.append(config)
         return out
 
     def configs(self) -> list[Config]:
@@ -283,52 +347,65 @@ class SearchSpace:
         def top(p):  # the largest budget that still admits a count p
             return int(math.floor(p / (1 - self.tolerance)))
 
-        smallest = min(counter.params(d, ends[0], c) for d in self.depths for c in cards)
-        largest = max(top(counter.params(d, ends[1], c)) for d in self.depths for c in cards)
         grid = f"depths {list(self.depths)}"
         if self.widths is not None:
             grid += f", widths {list(self.widths)}"
         if self.cardinalities is not None:
             grid += f", cardinalities {list(self.cardinalities)}"
-        nearest = self._nearest_budgets(counter, top) if self.mode == "grid" else []
-        return (f"budget {self.budget:,} admits no {self.family} configuration "
-                f"(mode={self.mode!r}, {grid}): none has between {self.low:,} and "
-                f"{self.budget:,} parameters (tolerance {self.tolerance:g}). Budgets from "
-                f"{smallest:,} ({format_count(smallest)}) to {largest:,} "
-                f"({format_count(largest)}) admit some"
-                + (f"; nearest configurations: {' and '.join(nearest)}" if nearest else "")
+        budgets = " and ".join(f"{band.argument} {band.high:,}" for band in self.bands)
+        ranges = []
+        for band in self.bands:
+            smallest = min(counter.measure(band.attribute, d, ends[0], c)
+                           for d in self.depths for c in cards)
+            largest = max(top(counter.measure(band.attribute, d, ends[1], c))
+                          for d in self.depths for c in cards)
+            nearest = self._nearest_budgets(counter, top, band) if self.mode == "grid" else []
+            name = "Budgets" if band.attribute == "params" else "MAC budgets"
+            ranges.append(f"{name} from {smallest:,} ({format_count(smallest)}) to "
+                          f"{largest:,} ({format_count(largest)}) admit some"
+                          + (f"; nearest configurations: {' and '.join(nearest)}"
+                             if nearest else ""))
+        return (f"{budgets} admit{'s' if len(self.bands) == 1 else ''} no {self.family} "
+                f"configuration (mode={self.mode!r}, {grid}): none has "
+                f"{' and '.join(band.text() for band in self.bands)} (tolerance "
+                f"{self.tolerance:g}). " + ". ".join(ranges)
                 + "; or widen the tolerance, the grid, or use mode='iso'")
 
-    def _nearest_budgets(self, counter, top) -> list[str]:
-        """The grid configurations nearest below ``low`` and above ``budget``: their names
-        and parameter counts."""
+    def _nearest_budgets(self, counter, top, band) -> list[str]:
+        """The grid configurations nearest below and above ``band``: their names and
+        counts."""
         below, above = [], []
         for d in self.depths:
             for c in self.cardinalities or (None,):
-                def params(w, d=d, c=c):
-                    return counter.params(d, w, c)
+                def count(w, d=d, c=c):
+                    return counter.measure(band.attribute, d, w, c)
 
-                i = first_at_least(lambda w, params=params: top(params(w)), self.widths,
-                                    self.budget)
+                i = first_at_least(lambda w, count=count: top(count(w)), self.widths,
+                                    band.high)
                 if i > 0:
-                    below.append((params(self.widths[i - 1]), (d, self.widths[i - 1], c)))
-                j = first_at_least(params, self.widths, self.budget + 1)
+                    below.append((count(self.widths[i - 1]), (d, self.widths[i - 1], c)))
+                j = first_at_least(count, self.widths, band.high + 1)
                 if j < len(self.widths):
-                    above.append((params(self.widths[j]), (d, self.widths[j], c)))
+                    above.append((count(self.widths[j]), (d, self.widths[j], c)))
         chosen = ([max(below)] if below else []) + ([min(above)] if above else [])
-        return [f"{self.axes.model_name(*point)} ({count:,} parameters)"
+        return [f"{self.axes.model_name(*point)} ({count:,} {band.unit})"
                 for count, point in chosen]
 
 
-def search_space(family, budget, *, tolerance=0.1, mode="grid", depths=None, widths=None,
-                 cardinalities=None, input_shape=(32, 32, 3), classes=10,
-                 spec_options=None) -> SearchSpace:
+def search_space(family, budget=None, *, macs_budget=None, tolerance=0.1, mode="grid",
+                 depths=None, widths=None, cardinalities=None, input_shape=(32, 32, 3),
+                 classes=10, spec_options=None) -> SearchSpace:
     """Validate a budgeted search space (arguments as :func:`feasible_configs`).
 
     Example: ``search_space("wrn", "1.5M").low`` is 1350000.
     """
     axes = _family_axes(family)
-    budget = parse_budget(budget)
+    if budget is None and macs_budget is None:
+        raise ValueError("a budget is needed: of parameters (budget='1.5M'), of multiply-adds "
+                         "(macs_budget='200M') or both")
+    budget = None if budget is None else parse_budget(budget)
+    macs_budget = None if macs_budget is None else parse_budget(
+        macs_budget, "macs_budget", "multiply-adds")
     tolerance = _check_tolerance(tolerance)
     input_shape = _check_input_shape(input_shape)
     classes = check_positive_int("classes", classes, "10, 100")
@@ -352,16 +429,20 @@ def search_space(family, budget, *, tolerance=0.1, mode="grid", depths=None, wid
             axes.name, "the cardinality C")
     options = tuple(sorted((spec_options or {}).items()))
     _check_depths(axes, depths, options)
-    low, budget = budget_band(budget, tolerance)
+    low, budget = budget_band(budget, tolerance) if budget is not None else (None, None)
+    macs_low, macs_budget = budget_band(macs_budget, tolerance) if macs_budget is not None \
+        else (None, None)
     return SearchSpace(axes, budget, tolerance, low, mode, depths, widths, cardinalities,
-                       input_shape, classes, options)
+                       input_shape, classes, options, macs_budget, macs_low)
 
 
-def feasible_configs(family, budget, *, tolerance=0.1, mode="grid", depths=None, widths=None,
-                     cardinalities=None, input_shape=(32, 32, 3), classes=10,
-                     spec_options=None) -> list[Config]:
+def feasible_configs(family, budget=None, *, macs_budget=None, tolerance=0.1, mode="grid",
+                     depths=None, widths=None, cardinalities=None, input_shape=(32, 32, 3),
+                     classes=10, spec_options=None) -> list[Config]:
     """Every configuration of ``family`` whose trainable parameter count lies in
-    ``[(1 - tolerance) * budget, budget]``, with params and MACs, no model built.
+    ``[(1 - tolerance) * budget, budget]`` and whose multiply-adds lie in
+    ``[(1 - tolerance) * macs_budget, macs_budget]`` (each where given), with params and
+    MACs, no model built.
 
     Example: ``[c.key for c in feasible_configs("wrn", "11M", tolerance=0.2,
     depths=(16, 40), widths=(4, 8))]`` is ``['wrn-16-8', 'wrn-40-4']``.
@@ -371,10 +452,14 @@ def feasible_configs(family, budget, *, tolerance=0.1, mode="grid", depths=None,
             width multiplier), ``"resnext"`` (CIFAR depth 9n+2, cardinality C,
             bottleneck width d) or ``"densenet-bc"`` (depth L = 6n+4, growth rate k):
             the families of :func:`keras_resnets.registry.tuning_families`.
-        budget: parameters, an integer or a string such as ``"1.5M"`` or ``"800k"``.
-        tolerance: the fraction below the budget still admitted, in (0, 1).
+        budget: parameters, an integer or a string such as ``"1.5M"`` or ``"800k"``;
+            None for no parameter budget.
+        macs_budget: multiply-adds for one image of ``input_shape`` (``"200M"``); None
+            for none. At least one of the two budgets must be given; with both, a
+            configuration must lie in both bands.
+        tolerance: the fraction below each budget still admitted, in (0, 1).
         mode: ``"grid"``: the integer ``widths``; ``"iso"``: for each depth (and
-            cardinality) the largest width whose count is within budget, kept when it
+            cardinality) the largest width within every budget, kept when it
             lands within tolerance (WRN/ResNet widths in steps of 1/64, ResNeXt
             bottleneck widths and DenseNet growth rates integers).
         depths, widths, cardinalities: the grid (default: the family's usual values;
@@ -391,6 +476,7 @@ def feasible_configs(family, budget, *, tolerance=0.1, mode="grid", depths=None,
         ValueError: on invalid arguments, or when no configuration fits, naming the
             smallest and the largest budget that would admit one.
     """
-    return search_space(family, budget, tolerance=tolerance, mode=mode, depths=depths,
-                        widths=widths, cardinalities=cardinalities, input_shape=input_shape,
-                        classes=classes, spec_options=spec_options).configs()
+    return search_space(family, budget, macs_budget=macs_budget, tolerance=tolerance,
+                        mode=mode, depths=depths, widths=widths, cardinalities=cardinalities,
+                        input_shape=input_shape, classes=classes,
+                        spec_options=spec_options).configs()

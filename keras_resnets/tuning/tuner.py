@@ -31,6 +31,7 @@ from keras_resnets._checks import check_choice, check_int
 from keras_resnets.tuning import _compat
 from keras_resnets.tuning.hypermodel import CONFIG_HP, BudgetedHyperModel
 from keras_resnets.tuning.integrity import check_search_state
+from keras_resnets.tuning.latency import save_measurements
 from keras_resnets.tuning.space import format_count
 
 ORACLES = ("random", "grid", "bayesian", "hyperband")
@@ -192,6 +193,8 @@ class BudgetedTuner(_compat.DeclaredSpace, keras_tuner.Tuner):
         _check_definition(project_dir, self.definition)
         if not worker:  # the chief or a lone tuner owns the state files
             check_search_state(project_dir, [c.key for c in hypermodel.configs])
+            if hypermodel.measurements is not None:
+                save_measurements(project_dir, hypermodel.measurements, hypermodel.latency)
         tuner_file = os.path.join(project_dir,
                                   f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json")
         if not worker and os.path.exists(os.path.join(project_dir, "oracle.json")) \

@@ -21,7 +21,7 @@ import os
 import zipfile
 
 from keras_resnets._io import StateFileError
-from keras_resnets.weights import catalogue
+from keras_resnets.weights import catalogue, hashes
 from keras_resnets.weights.keras_files import (  # noqa: F401  (the public names)
     IMAGENET,
     KERAS_URL,
@@ -162,16 +162,25 @@ def check_file(weights: Weights, expected, model_name):
 
 
 def download(url, file_name, file_hash=None):
-    """``keras.utils.get_file`` into ~/.keras/models, or a ValueError naming the URL and
-    how to pass the file by hand (instead of Keras's bare "URL fetch failure")."""
+    """``keras.utils.get_file`` into ``$KERAS_HOME/models`` (``~/.keras/models`` by
+    default; the variable is read at each call), then checked against ``file_hash`` or
+    else the torch.hub hash prefix in the URL's file name
+    (:func:`keras_resnets.weights.hashes.check_file`). A failed download is a ValueError
+    naming the URL and how to pass the file by hand (not Keras's bare "URL fetch failure")."""
     import keras
 
+    keras_home = os.environ.get("KERAS_HOME")
+    if keras_home:  # get_file would fall back to /tmp/.keras for a directory not yet made
+        os.makedirs(os.path.join(os.path.expanduser(keras_home), "models"), exist_ok=True)
     try:
-        return keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=file_hash)
+        path = keras.utils.get_file(file_name, url, cache_subdir="models",
+                                    cache_dir=keras_home or None)
     except Exception as error:  # get_file raises plain Exception on network errors
         raise ValueError(
             f"could not download {url} ({error}). Without a network, fetch the file elsewhere "
             f"and pass its local path: weights='/path/to/{file_name}'") from error
+    hashes.check_file(path, file_hash or hashes.torch_hub_prefix(url.split("?")[0]))
+    return path
 
 
 def _is_torch_file(path):

@@ -24,11 +24,42 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from keras_resnets.weights import hashes
 from keras_resnets.weights.keras_files import IMAGENET, KERAS_MODES, KERAS_URL
 
+CAFFE_MEAN = (103.939, 116.779, 123.68)  # keras.applications' "caffe" mode: BGR, 0..255
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HUB = "https://huggingface.co/timm/{}/resolve/main/model.safetensors"
+
+
+@dataclasses.dataclass(frozen=True)
+class Transform:
+    """An evaluation transform: resize the shorter side to ``resize`` (``interpolation``,
+    ``antialias``; the longer side rounded down, as torchvision's ``Resize``), crop the
+    central ``crop`` x ``crop``, then ``(pixel * scale - mean) / std`` per channel, the
+    channels reversed first when ``channels == "bgr"``. Pixels come in as RGB in [0, 255].
+
+    Example::
+
+        Transform(resize=232, crop=224, interpolation="bilinear")   # torchvision's v2
+    """
+
+    resize: int
+    crop: int
+    interpolation: str
+    antialias: bool = True
+    scale: float = 1 / 255
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+    channels: str = "rgb"
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, config) -> Transform:
+        return cls(**{**config, "mean": tuple(config["mean"]), "std": tuple(config["std"])})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +72,8 @@ class WeightRecord:
     ``mean``/``std`` on [0, 1] pixels. ``resize``: the shorter side before the centre
     crop of ``input_size``. ``origin``: the file the source itself publishes.
     ``options``: the builder options the weights need, ``(name, value)`` pairs
-    (torchvision's InceptionV3: ``(("padding", "torch"),)``).
+    (torchvision's InceptionV3: ``(("padding", "torch"),)``). ``antialias``: whether the
+    resize filters as it shrinks (torchvision's ``antialias=True``, timm's PIL resize).
     """
 
     model: str
@@ -62,6 +94,25 @@ class WeightRecord:
     sha256: str | None = None
     origin: str | None = None
     options: tuple = ()
+    antialias: bool = True
+
+    @property
+    def transform(self) -> Transform:
+        """The evaluation transform the source measured these weights with."""
+        common = dict(resize=self.resize, crop=self.input_size,
+                      interpolation=self.interpolation, antialias=self.antialias)
+        if self.keras_mode == "caffe":
+            return Transform(**common, scale=1.0, mean=CAFFE_MEAN, std=(1.0, 1.0, 1.0),
+                             channels="bgr")
+        if self.keras_mode == "tf":
+            return Transform(**common, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+        return Transform(**common, mean=self.mean, std=self.std)
+
+    @property
+    def origin_sha256_prefix(self) -> str | None:
+        """The SHA-256 prefix in the source's own file name (torchvision's
+        ``resnet50-11ad3fa6.pth``), checked when that file is downloaded as a URL."""
+        return hashes.torch_hub_prefix(self.origin) if self.origin else None
 
     @property
     def file_name(self) -> str:
