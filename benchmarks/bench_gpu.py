@@ -8,6 +8,15 @@
    time at the same batch (Zagoruyko & Komodakis 2016, sec. 3: "several times", up to 8x,
    on a GPU), ABBA-interleaved by the harness with a 95% bootstrap interval.
 
+3. Today's loop against loops that keep the device busy (``--part loops``): one
+   ``train_on_batch`` per step (it waits for the step's logs), against the model's state
+   kept on the device (``model.stateless_call``, the batches already there) with one
+   jitted step dispatched per batch without waiting (``jit_loop``: what Keras's
+   ``steps_per_execution`` does on JAX) or all ``STEPS_PER_DISPATCH`` steps in one jitted
+   ``lax.scan`` (``scan``: one dispatch), ABBA-interleaved over the same steps, for
+   ``LOOPS``: WRN-28-10 at batch 128 and 512 in float32 and mixed_bfloat16, ResNet-50 at
+   224x224 (batch 128, mixed_bfloat16); MFU of each side against the peak.
+
 Each model's build time, its first step (tracing plus XLA compilation) and the device's
 peak memory are recorded too. Peak FLOP/s default to the NVIDIA H200 SXM datasheet
 (nvidia.com/en-us/data-center/h200, "H200 SXM" column, whose tensor-core figures are
@@ -47,6 +56,12 @@ from keras_resnets._io import write_text  # noqa: E402  temp file, then rename
 
 FULL = {"throughput": "wrn-28-10", "ratio": ("wrn-40-4", "preact-resnet1001")}
 SMOKE = {"throughput": "wrn-10-1", "ratio": ("wrn-10-1", "wrn-16-1")}
+# (model, image size, classes, batch, precision) of the loop comparison, most wanted first
+LOOPS = [("wrn-28-10", 32, 10, batch, precision)
+         for precision in ("mixed_bfloat16", "float32") for batch in (128, 512)]
+LOOPS.insert(2, ("resnet50", 224, 1000, 128, "mixed_bfloat16"))
+SMOKE_LOOPS = [("wrn-10-1", 32, 10, 2, "mixed_bfloat16")]
+STEPS_PER_DISPATCH = 8
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
@@ -63,22 +78,31 @@ def peak_memory_gib():
     return None if peak is None else round(peak / 2**30, 2)
 
 
+def compiled_model(name, precision, size=32, classes=10):
+    """``name`` built under ``precision`` for ``size``x``size``x3 images, compiled with
+    SGD and momentum (XLA)."""
+    import keras
+
+    import keras_resnets
+
+    keras.config.set_dtype_policy(precision)
+    try:
+        model = keras_resnets.create_model(name, input_shape=(size, size, 3), classes=classes)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(), jit_compile=True)
+    return model
+
+
 def train_step(name, batch, precision):
     """A compiled training step of ``name`` on synthetic 32x32x3 data (a closure), with
     the seconds its build and its first (compiling) step took."""
     import keras
     import numpy as np
 
-    import keras_resnets
-
     start = time.perf_counter()
-    keras.config.set_dtype_policy(precision)
-    try:
-        model = keras_resnets.create_model(name, input_shape=(32, 32, 3), classes=10)
-    finally:
-        keras.config.set_dtype_policy("float32")
-    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(), jit_compile=True)
+    model = compiled_model(name, precision)
     built = time.perf_counter()
     rng = np.random.default_rng(0)
     x = keras.ops.convert_to_tensor(rng.normal(size=(batch, 32, 32, 3)).astype("float32"))
@@ -109,6 +133,119 @@ def throughput(name, batch, steps, precision, peaks):
     label, row["peak_tflops"] = next(iter(peaks[precision].items()))  # the headline peak
     row["mfu"] = row[f"mfu_vs_{label}"]
     say(f"{name} {precision}: {row['images_per_s']:.0f} images/s, MFU {row['mfu']:.3f}")
+    return row
+
+
+def max_abs(arrays, others):
+    return max(float(abs(a.astype("float32") - b.astype("float32")).max())
+               for a, b in zip(arrays, others, strict=True))
+
+
+def device_loops(model):
+    """Two ways to run training steps of compiled, built ``model`` with its state kept
+    on the device, written back into its variables at the end: ``"jit_loop"``
+    dispatches one jitted step per batch without waiting for the device (what Keras's
+    ``steps_per_execution`` does on JAX), ``"scan"`` runs them all in one jitted
+    ``lax.scan`` (one dispatch). Each is ``run(xs, ys)`` over the batches ``xs[i]``
+    (stacked for the scan) and returns the steps' losses."""
+    import jax
+    import jax.numpy as jnp
+
+    loss_fn, optimizer = model.loss, model.optimizer
+    groups = (model.trainable_variables, model.non_trainable_variables, optimizer.variables)
+
+    def one_step(state, batch):
+        trainable, non_trainable, optimizer_vars = state
+        x, y = batch
+
+        def loss_of(trainable, non_trainable):
+            predictions, non_trainable = model.stateless_call(
+                trainable, non_trainable, x, training=True)
+            return loss_fn(y, predictions), non_trainable
+
+        (loss, non_trainable), grads = jax.value_and_grad(loss_of, has_aux=True)(
+            trainable, non_trainable)
+        trainable, optimizer_vars = optimizer.stateless_apply(optimizer_vars, grads, trainable)
+        return (trainable, non_trainable, optimizer_vars), loss
+
+    step = jax.jit(one_step)
+    scan = jax.jit(lambda state, xs, ys: jax.lax.scan(one_step, state, (xs, ys)))
+
+    def jit_loop(state, xs, ys):
+        losses = []
+        for x, y in zip(xs, ys, strict=True):
+            state, loss = step(state, (x, y))
+            losses.append(loss)
+        return state, jnp.stack(losses)
+
+    def runner(steps):
+        def run(xs, ys):
+            state, losses = steps(tuple([v.value for v in group] for group in groups), xs, ys)
+            for group, values in zip(groups, state, strict=True):
+                for variable, value in zip(group, values, strict=True):
+                    variable.assign(value)
+            return jax.block_until_ready(losses)
+        return run
+
+    return {"jit_loop": runner(jit_loop), "scan": runner(scan)}
+
+
+def loop_comparison(name, size, classes, batch, precision, repeats, peaks):
+    """Today's loop (``train_on_batch`` per step) against :func:`device_loops` (the
+    batches on the device), each side ``STEPS_PER_DISPATCH`` steps, interleaved."""
+    import jax
+    import keras
+    import numpy as np
+
+    import keras_resnets
+
+    model = compiled_model(name, precision, size, classes)
+    rng = np.random.default_rng(0)
+    shape = (STEPS_PER_DISPATCH, batch, size, size, 3)
+    x = jax.device_put(rng.normal(size=shape).astype("float32"))
+    y = jax.device_put(rng.integers(0, classes, shape[:2]))
+    xs, ys = list(x), list(y)
+    start = time.perf_counter()
+    model.train_on_batch(xs[0], ys[0])   # builds the optimizer; compiles today's step
+    say(f"{name} {size}px {precision} batch {batch}: first step "
+        f"{time.perf_counter() - start:.1f} s")
+    loops = device_loops(model)
+    sides = {"train_on_batch": lambda: [model.train_on_batch(a, b) for a, b in zip(xs, ys)],
+             "jit_loop": lambda: loops["jit_loop"](xs, ys),
+             "scan": lambda: loops["scan"](x, y)}   # train_on_batch's numpy logs: it waits
+    variables = model.variables + model.optimizer.variables
+    initial = [np.array(v.value) for v in variables]   # copies: train_on_batch donates
+    start_weights = [np.array(v.value) for v in model.trainable_variables]
+    weights = {}
+    for side, run in sides.items():   # the same steps from the same state (compiles)
+        for variable, value in zip(variables, initial, strict=True):
+            variable.assign(value)
+        start = time.perf_counter()
+        run()
+        weights[side] = [np.array(v.value, "float32") for v in model.trainable_variables]
+        say(f"  first {side} of {STEPS_PER_DISPATCH} steps {time.perf_counter() - start:.1f} s")
+    agreement = {"max_abs_update": max_abs(weights["train_on_batch"], start_weights)}
+    for side in ("jit_loop", "scan"):
+        agreement[f"{side}_max_abs_diff"] = max_abs(weights[side], weights["train_on_batch"])
+    say(f"  weights after {STEPS_PER_DISPATCH} steps from one state: {agreement}")
+    times = abba(sides, repeats, warmup=0)
+    flops = 3 * 2 * keras_resnets.count_macs(name, (size, size, 3), classes=classes)
+    label, peak = next(iter(peaks[precision].items()))
+    row = {"model": name, "image_size": size, "precision": precision, "batch": batch,
+           "steps_per_dispatch": STEPS_PER_DISPATCH, "repeats": repeats,
+           "training_flops_per_image": flops, "peak": label, "peak_tflops": peak,
+           "peak_memory_gib": peak_memory_gib(), **agreement}
+    for side, seconds in times.items():
+        step_s = statistics.median(seconds) / STEPS_PER_DISPATCH
+        row[side] = {"step_s": step_s, "images_per_s": batch / step_s,
+                     "mfu": batch / step_s * flops / (peak * 1e12)}
+        if side != "train_on_batch":
+            result = compare(times["train_on_batch"], seconds)
+            row[side].update(speedup=result["ratio"], ci95=[result["low"], result["high"]])
+    say("  " + ", ".join(f"{side} {row[side]['mfu']:.1%} of {label.upper()}" +
+                         (f" x{row[side]['speedup']:.2f}" if "speedup" in row[side] else "")
+                         for side in times))
+    keras.backend.clear_session()
     return row
 
 
@@ -149,6 +286,27 @@ def tabulate(reports) -> str:
                          f"{1000 * row['step_s']:.1f} | {row['images_per_s']:.0f} | "
                          f"{row['achieved_tflops']:.0f} | {mfu} | {row['first_step_s']:.1f} | "
                          f"{row['peak_memory_gib']} |")
+    loops = [row for report in reports for row in report.get("loops", [])]
+    if loops:
+        lines += ["", f"Loops, {loops[0]['steps_per_dispatch']} steps per timed call: "
+                  "`train_on_batch` per step; `jit_loop`, one jitted step per batch "
+                  "dispatched without waiting (Keras's `steps_per_execution` on JAX); "
+                  "`scan`, all steps in one jitted `lax.scan`. Batches on the device; ms "
+                  "per step, MFU against the peak named; speed-up = `train_on_batch`'s "
+                  "step time / the side's, median with its 95% bootstrap interval.", "",
+                  "| model | image | precision | batch | train_on_batch ms | MFU | "
+                  "jit_loop ms | MFU | speed-up | scan ms | MFU | speed-up | peak GiB |",
+                  "|" + "---|" * 13]
+    for row in loops:
+        cells = [row["model"], row["image_size"], row["precision"], row["batch"]]
+        for side in ("train_on_batch", "jit_loop", "scan"):
+            cells += [f"{1000 * row[side]['step_s']:.1f}", f"{row[side]['mfu']:.1%}"]
+            if side == "train_on_batch":
+                cells[-1] += f" of {row['peak'].upper()}"
+            else:
+                low, high = row[side]["ci95"]
+                cells.append(f"{row[side]['speedup']:.2f} [{low:.2f}, {high:.2f}]")
+        lines.append("| " + " | ".join(map(str, cells + [row["peak_memory_gib"]])) + " |")
     if ratios:
         wide, deep = ratios[0]["models"]
         lines += ["", f"| batch | {wide} ms | {deep} ms | {deep} / {wide} step time "
@@ -174,10 +332,12 @@ def write_tables(name, paths, results_dir=RESULTS):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny models, CPU, seconds")
-    parser.add_argument("--part", choices=("all", "throughput", "ratio"), default="all")
+    parser.add_argument("--part", choices=("all", "throughput", "ratio", "loops"), default="all")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--ratio-batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--loop-repeats", type=int, default=6,
+                        help="ABBA repeats of each side of a loop comparison")
     parser.add_argument("--peak-bf16-tflops", type=float, default=989.0)
     parser.add_argument("--peak-tf32-tflops", type=float, default=495.0)
     parser.add_argument("--peak-f32-tflops", type=float, default=67.0)
@@ -192,7 +352,7 @@ def main(argv=None):
         print(write_tables(args.tabulate[0], args.tabulate[1:], args.results_dir))
         return
     if args.smoke:
-        args.batch, args.ratio_batch, args.steps = 2, 2, 2
+        args.batch, args.ratio_batch, args.steps, args.loop_repeats = 2, 2, 2, 2
     models = SMOKE if args.smoke else FULL
 
     import jax
@@ -221,6 +381,12 @@ def main(argv=None):
             save()
     if args.part in ("all", "ratio"):
         report["step_ratio"] = step_ratio(models["ratio"], args.ratio_batch, args.steps)
+        save()
+    if args.part in ("all", "loops"):
+        report["loops"] = []
+        for case in SMOKE_LOOPS if args.smoke else LOOPS:
+            report["loops"].append(loop_comparison(*case, args.loop_repeats, peaks))
+            save()
     report["load_after"] = load()
     print(save())
 

@@ -61,6 +61,14 @@ def test_gpu_script_smoke_mode_reports_positive_throughput(tmp_path):
         for key in ("images_per_s", "step_s", "training_flops_per_image", "achieved_tflops",
                     "peak_tflops", "mfu"):
             assert row[key] > 0, (key, row)
+    loop = report["loops"][0]   # train_on_batch against the loops that keep the device busy
+    assert (loop["model"], loop["precision"], loop["batch"]) == ("wrn-10-1", "mixed_bfloat16", 2)
+    for side in ("train_on_batch", "jit_loop", "scan"):
+        assert loop[side]["step_s"] > 0 and loop[side]["mfu"] > 0, side
+    for side in ("jit_loop", "scan"):  # the same 8 steps from one state: the same weights
+        assert 0 < loop[side]["ci95"][0] <= loop[side]["speedup"] <= loop[side]["ci95"][1]
+        assert loop[f"{side}_max_abs_diff"] <= 0.05 * loop["max_abs_update"], loop
+    assert loop["max_abs_update"] > 0.01
     ratio = report["step_ratio"]
     assert ratio["ratio"] > 0 and 0 < ratio["ci95"][0] <= ratio["ci95"][1]
     assert all(seconds > 0 for seconds in ratio["step_s"].values())
@@ -71,12 +79,15 @@ def test_gpu_script_smoke_mode_reports_positive_throughput(tmp_path):
                             env=env, capture_output=True, text=True, timeout=300)
     assert tables.returncode == 0, tables.stderr[-3000:]
     rows = [line for line in (tmp_path / "gpu_smoke.md").read_text().splitlines()
-            if line.startswith("| wrn-")]
+            if line.startswith("| wrn-") and line.count("|") == 10]   # the throughput table
     assert [row.split(" | ")[1] for row in rows] == ["float32", "mixed_bfloat16"]
     assert json.loads((tmp_path / "gpu_smoke.json").read_text())[0]["smoke"] is True
     ratio_row = next(line for line in (tmp_path / "gpu_smoke.md").read_text().splitlines()
                      if line.startswith("| 2 |"))
     assert f"{ratio['ratio']:.2f} [" in ratio_row
+    loop_row = next(line for line in (tmp_path / "gpu_smoke.md").read_text().splitlines()
+                    if line.startswith("| wrn-10-1 | 32 | mixed_bfloat16 | 2 |"))
+    assert f"{loop['scan']['speedup']:.2f} [" in loop_row
 
 
 def test_dynamic_range_export_of_a_depthwise_net_warns_that_it_measured_slower():

@@ -95,6 +95,12 @@ def one_per_family():
     return set(cheapest.values())
 
 
+def compiled_predict_names():
+    """The three cheapest representatives: tracing ``predict`` cost minutes for the
+    largest (deeplabv3-resnet50: 75 -> 213 s), and the graph path is one fact."""
+    return set(sorted(representatives(), key=cost)[:3])
+
+
 def parts(name):
     """The parts a model is assembled from: its :func:`op_signature` taken apart."""
     stem, stages, head, at_end, output_stride, padding = op_signature(name)
@@ -272,12 +278,13 @@ def test_round_trips_inference_call_features_predict_and_learning(name, tmp_path
         assert out.shape[1] == -(-shape[0] // f["reduction"]) or name.startswith("deeplab") \
             or name in ("xception", "inceptionv3")  # valid-padded stems shrink a little more
 
-    # a compiled predict on a tf.data pipeline is the eager call
-    import tensorflow as tf
+    if name in compiled_predict_names():  # a compiled predict on tf.data is the eager call
+        import tensorflow as tf
 
-    predicted = model.predict(tf.data.Dataset.from_tensor_slices(x).batch(1), verbose=0)
-    expected = eager_logits(model, x)  # float32 rounding of a traced graph: up to 3.4e-3
-    np.testing.assert_allclose(predicted, expected, atol=1e-4 * np.abs(expected).max())  # of 234
+        predicted = model.predict(tf.data.Dataset.from_tensor_slices(x).batch(1), verbose=0)
+        expected = eager_logits(model, x)  # float32 rounding of a traced graph: up to 3.4e-3
+        np.testing.assert_allclose(predicted, expected,
+                                   atol=1e-4 * np.abs(expected).max())  # of 234
     keras.utils.set_random_seed(0)  # which branches drop path drops in the training calls
     assert_every_weight_learns(model, inputs(shape, seed=1, batch=4))
 

@@ -196,6 +196,7 @@ def _check_01(r):
     assert r["tflite_max_abs_error"] < 1e-4
     assert r["tflite_top1_agreement"] >= 0.95
     assert r["tflite_size_bytes"] > 0
+    assert r["images_per_s"] > 0 and r["device"] == r["environment"]["device"]
 
 
 def _check_02(r):
@@ -227,6 +228,7 @@ def _check_04(r):
     assert r["head_trainable_params"] == 64 * 5 + 5          # ResNet-8 features, 5 classes
     assert r["fine_tune_trainable_params"] > r["head_trainable_params"]
     assert r["target_train_examples"] == 50                  # 10 labels of each of 5-9
+    assert r["source_batch_size"] == 64 and r["device"] == r["environment"]["device"]
     assert 0.0 <= r["source_test_accuracy"] <= 1.0
     assert all(0.0 <= a <= 1.0 for a in r["accuracy"].values())
 
