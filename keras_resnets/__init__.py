@@ -24,8 +24,9 @@ import sys
 __version__ = "0.1.0"
 
 # public name -> the module that defines it (the families' builders: their ``__all__``)
-_EXPORTS = {"build_model": "builder", "load_model": "saving", "feature_info": "features",
-            "save_preset": "presets", "preprocessing": "presets"}
+_EXPORTS = {"build_model": "builder", "deep_graph_recursion": "engine",
+            "load_model": "saving", "feature_info": "features", "save_preset": "presets",
+            "preprocessing": "presets"}
 _EXPORTS.update(dict.fromkeys(("preprocess_input", "decode_predictions"),
                               "weights.preprocessing"))
 _EXPORTS.update(dict.fromkeys(("create_model", "list_models", "count_params", "count_macs",

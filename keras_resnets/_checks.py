@@ -37,10 +37,25 @@ def check_positive_int(argument, value, examples=""):
     return check_int(argument, value, 1, examples)
 
 
-def check_width(argument, value):
-    """A finite number > 0 (a width factor or multiplier)."""
+MIN_STAGE_CHANNELS = 4  # the narrowest stage a width factor may make
+
+
+def min_width(narrowest):
+    """The smallest width factor that gives a stage of ``narrowest`` channels (at width 1)
+    :data:`MIN_STAGE_CHANNELS` channels: ``min_width(16) == 0.25``."""
+    return MIN_STAGE_CHANNELS / narrowest
+
+
+def check_width(argument, value, narrowest=None):
+    """A finite number > 0 (a width factor or multiplier); with ``narrowest`` (the
+    narrowest stage's channels at width 1), one that leaves every stage at least
+    :data:`MIN_STAGE_CHANNELS` channels."""
     if not is_number(value) or not 0 < value < float("inf"):
         raise ValueError(f"{argument} must be a number > 0 (e.g. 1, 2, 10); got {value!r}")
+    if narrowest is not None and value < min_width(narrowest):
+        raise ValueError(f"{argument} must be at least {min_width(narrowest):g}, so that every "
+                         f"stage has at least {MIN_STAGE_CHANNELS} channels ({narrowest} x "
+                         f"{argument}); got {value!r}, which leaves {scaled(narrowest, value)}")
     return value
 
 

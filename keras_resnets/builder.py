@@ -26,6 +26,13 @@ BUILD_ARGUMENTS = ("weights", *engine.BUILD_ARGUMENTS)
 """The keyword arguments of :func:`build_model` after the spec (the rest go to the spec)."""
 
 
+def _with_top(build_arguments):
+    """Whether the model gets the classifier whose weights load: ``features_only=True``
+    builds none, whatever ``include_top`` says."""
+    return (build_arguments.get("include_top", True)
+            and not build_arguments.get("features_only", False))
+
+
 @dataclasses.dataclass(frozen=True)
 class BuildRecord:
     """How a model was built, kept on it as ``model.keras_resnets_build`` (read by
@@ -49,7 +56,7 @@ def resolve_weights(spec, weights, *, include_top=True, classes=None) -> W.Weigh
 def count_model(spec, *, weights=None, known_size=False, **build_arguments):
     """What :func:`build_model` with the same arguments would build, counted (the same
     checks refuse the same arguments, ``weights`` included; nothing is built)."""
-    resolve_weights(spec, weights, include_top=build_arguments.get("include_top", True),
+    resolve_weights(spec, weights, include_top=_with_top(build_arguments),
                     classes=build_arguments.get("classes"))
     return engine.count_model(spec, known_size=known_size, **build_arguments)
 
@@ -61,7 +68,7 @@ def build_model(spec: engine.NetworkSpec, *, weights=None, **build_arguments) ->
     weights load into the plain network (the layout weights files hold) and are copied
     into the checkpointed one by variable path. The model keeps how it was built as
     ``model.keras_resnets_build`` (a :class:`BuildRecord`)."""
-    include_top = build_arguments.get("include_top", True)
+    include_top = _with_top(build_arguments)
     resolved = resolve_weights(spec, weights, include_top=include_top,
                                classes=build_arguments.get("classes"))
     model = engine.build_model(spec, **build_arguments)

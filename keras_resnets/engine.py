@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # Keras is imported where a model is built, not at import
     import keras
 
 DEEP_GRAPH_RECURSION_LIMIT = 30_000
+MAX_CLASSES = 1_000_000  # beyond any label set these nets are trained on; 2**40 would not fit
 
 
 @contextlib.contextmanager
@@ -443,9 +444,9 @@ def validate_build_arguments(spec, *, include_top, pooling, classes, input_shape
         raise ValueError(f"out_indices picks feature levels, so it needs features_only=True; "
                          f"got out_indices={out_indices!r} with features_only={features_only!r}"
                          " (e.g. features_only=True, out_indices=('C3', 'C4', 'C5'))")
-    if not C.is_int(classes) or classes < 1:
-        raise ValueError(f"classes must be a positive integer; got {classes!r} (e.g. "
-                         "classes=10 for CIFAR-10, 1000 for ImageNet)")
+    if not C.is_int(classes) or not 1 <= classes <= MAX_CLASSES:
+        raise ValueError(f"classes must be an integer from 1 to {MAX_CLASSES:,}; got "
+                         f"{classes!r} (e.g. classes=10 for CIFAR-10, 1000 for ImageNet)")
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"pooling must be None, 'avg' or 'max'; got {pooling!r}")
     C.check_activation("classifier_activation", classifier_activation)
@@ -456,6 +457,19 @@ def validate_build_arguments(spec, *, include_top, pooling, classes, input_shape
         raise ValueError(f"input_shape {tuple(input_shape)} is too small for {spec.name}: it "
                          f"downsamples by {spec.reduction}, so height and width must be at "
                          f"least {spec.reduction}")
+
+
+def check_no_head_arguments(features_only, *, pooling, classes, classifier_activation):
+    """``features_only=True`` builds no head: refuse the head's arguments rather than drop
+    them (``include_top`` is not consulted; its default is True)."""
+    given = [f"{name}={value!r}" for name, value, default in (
+        ("pooling", pooling, None), ("classes", classes, None),
+        ("classifier_activation", classifier_activation, "softmax")) if value != default]
+    if features_only is True and given:
+        raise ValueError(f"features_only=True returns the stage outputs with no pooling or "
+                         f"classifier, so {', '.join(given)} would be ignored; drop "
+                         f"{'it' if len(given) == 1 else 'them'}, or pass include_top=False "
+                         f"with pooling='avg' for pooled features")
 
 
 def _input_shape(spec, input_tensor, input_shape):
@@ -475,6 +489,8 @@ def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, poo
     ``(spec, input_shape, forward keyword arguments, tally)``; no layer is built
     (``remat`` changes no count)."""
     C.check_channels_last()
+    check_no_head_arguments(features_only, pooling=pooling, classes=classes,
+                            classifier_activation=classifier_activation)
     classes = spec.default_classes if classes is None else classes
     input_shape = _input_shape(spec, input_tensor, input_shape)
     validate_build_arguments(spec, include_top=include_top, pooling=pooling,
@@ -486,7 +502,8 @@ def _prepare(spec, *, include_top=True, input_tensor=None, input_shape=None, poo
     if zero_init_residual is not None:
         spec = spec.with_zero_init_residual(C.check_bool("zero_init_residual",
                                                          zero_init_residual))
-    forward_kwargs = dict(include_top=include_top, pooling=pooling, classes=classes,
+    forward_kwargs = dict(include_top=include_top and not features_only, pooling=pooling,
+                          classes=classes,
                           classifier_activation=classifier_activation,
                           features_only=features_only, drop_path_rate=drop_path_rate,
                           levels=None if out_indices is None else tuple(

@@ -356,14 +356,25 @@ def _convert(model, shape, input_dtype, preprocessing, quantization, calibration
             if not ops:
                 raise
             mode = "int8 " if quantization == "int8" else ""
-            hint = ("use quantization='dynamic' or 'float16', or replace those layers"
-                    if quantization == "int8" else
-                    "replace those layers with keras.layers / keras.ops that have TFLite builtins")
+            hint = "replace those layers with keras.layers / keras.ops that have TFLite builtins"
+            if quantization == "int8" and _has_float_kernels(directory):
+                hint = "use quantization='dynamic' or 'float16', or replace those layers"
             raise UnsupportedOpsError(
                 f"the model needs ops with no TFLite builtin {mode}kernel: {'; '.join(ops)}. "
                 f"Builtin ops only (no Select TF ops, which most devices lack), so no file was "
                 f"written; {hint} (see https://ai.google.dev/edge/litert/models/ops_compatibility)"
             ) from error
+
+
+def _has_float_kernels(saved_model):
+    """Whether ``saved_model`` converts with float builtin kernels (no quantization)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        converter.convert()
+    except Exception:  # ConverterError: some op has no float builtin either
+        return False
+    return True
 
 
 def _unsupported_ops(error):

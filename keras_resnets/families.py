@@ -29,7 +29,8 @@ class TuningAxes:
     ``model_name(depth, width, cardinality)`` is the canonical registered name of one
     configuration, so every configuration the tuner proposes is a name ``create_model``
     builds. ``iso_integer``: the width solved for in iso mode is an integer (ResNeXt's
-    bottleneck width d, DenseNet-BC's growth rate k); ``iso_max`` bounds that solver.
+    bottleneck width d, DenseNet-BC's growth rate k); ``iso_min`` and ``iso_max`` bound
+    that solver (``iso_min``: the narrowest width the family builds).
     ``recipe`` is the family's default training recipe.
     """
 
@@ -41,6 +42,7 @@ class TuningAxes:
     recipe: str
     cardinalities: tuple | None = None
     iso_integer: bool = False
+    iso_min: float = 1
     iso_max: int = 64
 
 

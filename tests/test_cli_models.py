@@ -1,5 +1,9 @@
 """``keras-resnets list`` and ``info``."""
 
+import os
+import subprocess
+import sys
+
 from keras_resnets.cli import main
 
 
@@ -59,3 +63,14 @@ def test_info_of_keras_compatible_model(capsys):
 def test_unknown_name_is_a_clean_error(capsys):
     assert main(["info", "wrn-27-10"]) == 2
     assert "depth must be 6n+4" in capsys.readouterr().err
+
+
+def test_list_into_a_closed_pipe_ends_quietly():
+    """`keras-resnets list | head -1`: the reader leaves; no BrokenPipeError traceback,
+    and the exit status is the shell's for a writer killed by SIGPIPE (128 + 13)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    done = subprocess.run([sys.executable, "-m", "keras_resnets.cli", "list"], stdout=write_end,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -231,6 +231,10 @@ def test_builds_counts_drop_path_and_fresh_logits(name):
         assert rates == sorted(rates) and 0 < min(rates) and max(rates) <= 0.2 + 1e-9
 
     assert_fresh_logits(eager_logits(model, inputs(shape)), name)
+    if name == "resnet1202":  # a sub-model of the deepest graph, as docs/getting-started.md
+        with kr.deep_graph_recursion():
+            pooled = keras.Model(model.input, model.layers[-2].output)
+        assert pooled.output_shape == (None, 64)
 
 
 @pytest.mark.parametrize("name", contract_names(representatives()))

@@ -238,8 +238,26 @@ def test_select_tf_ops_fail_at_export_and_leave_the_target(tmp_path):
     target.write_bytes(b"previous file")
     with pytest.raises(export.UnsupportedOpsError, match=r"Erfinv \(in .*needs_flex"):
         export.export_tflite(keras.Model(inputs, outputs), target)
+    # no quantization has a kernel for it: the int8 refusal suggests none of them
+    with pytest.raises(export.UnsupportedOpsError, match=r"no TFLite builtin int8 kernel: "
+                                                         r"tf\.Erfinv.*; replace those layers") as no:
+        export.export_tflite(keras.Model(inputs, outputs), target, "int8",
+                             representative_data=np.zeros((4, *SHAPE), "float32"))
+    assert "dynamic" not in str(no.value) and "float16" not in str(no.value)
     assert target.read_bytes() == b"previous file"
     assert os.listdir(tmp_path) == ["flex.tflite"]
+
+
+def test_native_status_lines_are_dropped_from_standard_error(capfd):
+    """The converter's quantizer summary and LiteRT's delegate notice go past every log
+    level straight to descriptor 2; `keras-resnets export` drops them, and only them."""
+    from keras_resnets.cli import native_noise_filtered
+
+    with native_noise_filtered():
+        os.write(2, b"fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32, "
+                    b"output_inference_type: FLOAT32\nINFO: Created TensorFlow Lite XNNPACK "
+                    b"delegate for CPU.\na warning that stays\n")
+    assert capfd.readouterr().err == "a warning that stays\n"
 
 
 def test_failed_verification_leaves_no_partial_file(model, images, tmp_path):

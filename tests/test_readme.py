@@ -3,8 +3,10 @@
 Every fenced ``bash`` and ``python`` block of ``README.md`` and
 ``docs/getting-started.md`` runs unchanged, in document order, in a temporary directory
 that holds a copy of ``scripts/`` and ``setup.cfg`` and the repository's ``.venv``
-(linked), with the venv's ``bin`` first on ``PATH``: bash blocks in ``bash -e``, python
-blocks in one namespace per document (a later snippet uses an earlier one's names).
+(linked): bash blocks in ``bash -e``, python blocks in one namespace per document (a
+later snippet uses an earlier one's names). The README's blocks run in a fresh shell's
+environment, with no venv active (a new user's first commands); the getting-started
+page's run with the venv's ``bin`` first on ``PATH``, as its setup block activates it.
 Only the blocks that install the package or run this test suite are skipped, and
 they are listed in ``SETUP_BLOCKS``. The README's results are then checked as a user would
 read them: the demo's held-out accuracy, its TFLite file against Keras, and the
@@ -78,8 +80,13 @@ def test_document_runs_as_written(document, tmp_path):
     os.symlink(ROOT / ".venv", tmp_path / ".venv")
     (tmp_path / "blocks.json").write_text(json.dumps(blocks))
     venv_bin = str(ROOT / ".venv" / "bin")
-    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("VIRTUAL_ENV", "TF_CPP_MIN_LOG_LEVEL")}
+    path = [p for p in env.get("PATH", "").split(os.pathsep)
+            if p and os.path.realpath(p) != os.path.realpath(venv_bin)]
+    if document != "README.md":  # docs/getting-started.md activates the venv first
+        path.insert(0, venv_bin)
+    env.update(PATH=os.pathsep.join(path), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     done = subprocess.run([sys.executable, "-c", DRIVER, "blocks.json"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=1400)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-6000:]

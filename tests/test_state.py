@@ -60,7 +60,7 @@ def test_killed_and_resumed_run_is_bit_identical(tmp_path, monkeypatch):
     assert state["epoch"] == 1 and state["previous"] is None
     resumed = training.train(noisy_model, run_dir=str(tmp_path / "resumed"), **RUN)
 
-    assert [r["epoch"] for r in resumed.history] == [0, 1]
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
     assert _rows(resumed) == _rows(whole)
     for name in ("last.keras", "best.keras"):
         last = [keras.saving.load_model(tmp_path / run / name).get_weights()

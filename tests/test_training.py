@@ -232,7 +232,7 @@ def test_run_directory_is_complete(finished_run):
     header = lines[0].split(",")
     assert header[:2] == ["epoch", "lr"] and header[-1] == "time_s"
     assert {"loss", "accuracy", "xent", "val_loss", "val_accuracy", "val_xent"} <= set(header)
-    assert [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]  # epochs counted from 1
     expected_lr = training.get_recipe("fast").learning_rates(2, 10)
     np.testing.assert_allclose([float(line.split(",")[1]) for line in lines[1:]], expected_lr,
                                rtol=1e-6)
@@ -453,6 +453,53 @@ def test_cli_reports_bad_arguments(capsys):
         main(["train", "wrn-10-1", "--precision", "fp8"])
 
 
+def test_model_arg_reads_json_then_python_literals():
+    from keras_resnets.cli.train import _model_arg
+
+    # as docs/getting-started.md writes them in Python, and as JSON
+    assert [_model_arg(text) for text in (
+        "zero_init_residual=False", "zero-init-residual=false", "classifier_activation=None",
+        "classifier_activation=null", "drop_path_rate=0.1", "block_type=B(3,3)",
+        "input_shape=(32, 32, 3)")] == [
+        ("zero_init_residual", False), ("zero_init_residual", False),
+        ("classifier_activation", None), ("classifier_activation", None),
+        ("drop_path_rate", 0.1), ("block_type", "B(3,3)"), ("input_shape", (32, 32, 3))]
+
+
+def test_history_counts_epochs_from_1_and_an_older_run_still_resumes(tmp_path):
+    """Rows written before epochs were counted from 1 (the first is epoch 0) are renumbered
+    when a run resumes: resuming at Keras's epoch index 2 keeps the first two epochs."""
+    old = [{"epoch": e, "lr": 0.1, "val_accuracy": a, "time_s": 1.0}
+           for e, a in enumerate((0.5, 0.7, 0.6))]
+    (tmp_path / rundir.HISTORY_JSON).write_text(json.dumps(old))
+    recorder = rundir.RunRecorder(str(tmp_path))
+    recorder.load(2)
+    assert [r["epoch"] for r in recorder.rows] == [1, 2] and recorder.best == 0.7
+    (tmp_path / rundir.HISTORY_JSON).write_text(json.dumps(recorder.rows))  # as written now
+    recorder.load(1)
+    assert [r["epoch"] for r in recorder.rows] == [1]
+
+
+def test_offline_download_fails_at_once_pointing_to_no_download(tmp_path, monkeypatch):
+    """No network: one probe of the dataset's source, not tfds' ten retries (3 min 52 s
+    for cifar10 on this machine); the message says how to work offline."""
+    import requests
+    import tensorflow_datasets as tfds
+
+    def no_network(url, **kwargs):
+        raise requests.ConnectionError(f"cannot resolve {url}")
+
+    def must_not_run(self, *args, **kwargs):
+        raise AssertionError("download_and_prepare was called")
+
+    monkeypatch.setattr(requests, "head", no_network)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", must_not_run)
+    with pytest.raises(ValueError, match=r"'cifar10' is not prepared .* its source cannot be "
+                                         r"reached \(https://www\.cs\.toronto\.edu/.*"
+                                         r"ConnectionError; no network\?\).*--no-download"):
+        data.dataset_info("cifar10", data_dir=str(tmp_path))
+
+
 # --- strategies, in subprocesses --------------------------------------------------------------
 
 ONE_STEP_EQUIVALENCE = """
@@ -582,7 +629,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert not (run_dir / "metrics.json").exists()
     done = json.loads(backup.read_text())["epoch"]  # completed epochs at the kill
     rows_before = json.loads(history.read_text())
-    assert 2 <= done < epochs and [r["epoch"] for r in rows_before][:done] == list(range(done))
+    assert 2 <= done < epochs and [r["epoch"] for r in rows_before][:done] == list(range(1, done + 1))
 
     second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
@@ -590,10 +637,10 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert f"epoch {done + 1}/{epochs}" in printed
     assert not any(f"epoch {k}/{epochs}" in printed for k in range(1, done + 1))
     rows = json.loads(history.read_text())
-    assert [r["epoch"] for r in rows] == list(range(epochs))
+    assert [r["epoch"] for r in rows] == list(range(1, epochs + 1))  # counted from 1
     assert rows[:done] == rows_before[:done]  # the first run's epochs are kept as they were
     csv_rows = (run_dir / "history.csv").read_text().splitlines()[1:]
-    assert [line.split(",")[0] for line in csv_rows] == [str(k) for k in range(epochs)]
+    assert [line.split(",")[0] for line in csv_rows] == [str(k) for k in range(1, epochs + 1)]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs_recorded"] == epochs
     assert (run_dir / "last.keras").exists() and not (run_dir / "backup").exists()

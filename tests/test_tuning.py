@@ -132,6 +132,36 @@ def test_iso_mode_solves_width_per_depth():
     assert widths == sorted(widths, reverse=True)  # deeper is thinner at equal parameters
 
 
+def test_iso_widths_keep_every_stage_at_four_channels():
+    """The iso solver starts at the narrowest width the builders take (WRN and CIFAR
+    ResNet: 0.25, 4 channels in the first stage), so it never proposes a refused one: at
+    20k parameters the deeper WRNs do not fit even that narrow, and are left out."""
+    configs = tuning.feasible_configs("wrn", "20k", mode="iso")
+    assert [c.depth for c in configs] == [10, 16, 22]
+    assert min(c.width for c in configs) >= 0.25
+    assert count_params("wrn-28-0.25").trainable > 20_000
+    for c in configs + tuning.feasible_configs("resnet", "20k", mode="iso", depths=(20, 32)):
+        assert c.params == count_params(c.key).trainable
+
+
+def test_results_plot_colours_widths_alike_and_bars_only_several(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    bars = []
+    original = Figure.colorbar
+    monkeypatch.setattr(Figure, "colorbar", lambda self, mappable, **kw: bars.append(
+        mappable) or original(self, mappable, **kw))
+    row = dict(status="COMPLETED", val_accuracy=0.9, depth=10, params=77_850, macs=12_000_000,
+               config="wrn-10-1")
+    one = [dict(row, width=1), dict(row, width=1, depth=16, params=175_066, macs=26_000_000,
+                                    val_accuracy=0.93)]
+    tuning.plot_results(one, tmp_path / "one.png")
+    assert bars == []  # a single width: no colour bar
+    two = [dict(row, width=0.5), dict(row, width=1, depth=16)]
+    tuning.plot_results(two, tmp_path / "two.png")
+    assert len(bars) == 1 and (bars[0].norm.vmin, bars[0].norm.vmax) == (0.5, 1.0)
+
+
 def test_resnet_and_resnext_feasible_sets():
     for c in tuning.feasible_configs("resnet", "1.5M", mode="iso", depths=(20, 56, 110)):
         assert c.params == count_params(c.key).trainable
@@ -331,7 +361,7 @@ def _check_search(result, directory, built, n_trials):
     assert built, "the search built models"
     for r in rows:
         assert r["params"] in (77_850, 175_066) and r["macs"] > 0
-        assert 0 <= r["val_accuracy"] <= 1 and r["val_loss"] > 0 and r["wall_time_s"] > 0
+        assert 0 <= r["val_accuracy"] <= 1 and r["val_xent"] > 0 and r["wall_time_s"] > 0
     assert os.path.exists(os.path.join(directory, "results.csv"))
     assert os.path.getsize(os.path.join(directory, "results.png")) > 1000
     return rows
@@ -361,7 +391,7 @@ def test_grid_search_results_table_figure_and_best_model(tmp_path, built, monkey
     assert [r["config"] for r in rows] == ["wrn-10-1", "wrn-16-1"]
     lines = result.csv.strip().splitlines()
     assert lines[0] == ("trial,status,config,depth,width,params,macs,epochs,val_accuracy,"
-                        "val_loss,wall_time_s")
+                        "val_xent,wall_time_s")
     assert lines[1].startswith("0,COMPLETED,wrn-10-1,10,1,77850,12501632,1,")
     with open(directory / "results.csv") as f:
         assert f.read() == result.csv
@@ -500,6 +530,7 @@ BAD_RUNS = [
      "must not contain 'chief'"),
     (dict(tuner_id="w1"), "need role="),
     (dict(objective=""), "objective"),
+    (dict(objective="accuracy"), "objective must be one of 'val_accuracy', 'val_loss'"),
     (dict(jit_compile="yes"), "jit_compile"),
     (dict(run_eagerly="no"), "run_eagerly"),
 ]
@@ -534,10 +565,14 @@ def test_cli_list_and_errors(capsys):
         ({"--widths": "0"}, "widths must be positive integers"),
         ({"--budget": "800k", "--widths": "1,2,3"}, "admits no wrn configuration"),
         ({"--max-trials": "0"}, "--max-trials must be an integer >= 1"),
+        ({"--depths": ""}, "--depths must be comma-separated integers such as 10,16,22 (or "
+                           "leave --depths out for the family's); got ''"),
+        ({"--objective": "bogus"}, "objective must be one of 'val_accuracy', 'val_loss'; "
+                                   "got 'bogus'"),
     ]:
         options = {"--family": "wrn", "--budget": "1.5M", **overrides}
         argv = ["tune"] + [item for pair in options.items() for item in pair]
-        if "--oracle" not in overrides and "--max-trials" not in overrides:
+        if not {"--oracle", "--max-trials", "--objective"} & set(overrides):
             argv.append("--list")
         assert main(argv) == 2, argv
         assert message in capsys.readouterr().err, argv

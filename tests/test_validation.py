@@ -39,7 +39,8 @@ CASES = [
     (lambda: kr.ResNeXt(29, 0, 64), r"cardinality must be an integer >= 1"),
     (lambda: kr.ResNeXt(30, 8, 64), r"9n\+2"),
     (lambda: kr.ResNet50(input_shape=(16, 16, 3)), r"too small"),
-    (lambda: kr.ResNet(20, stem="cifar", classes=0), r"classes must be a positive integer"),
+    (lambda: kr.ResNet(20, stem="cifar", classes=0), r"classes must be an integer from 1 to "
+                                                     r"1,000,000"),
     (lambda: kr.ResNet18(pooling="mean", include_top=False), r"pooling must be"),
     (lambda: kr.ResNet(20, stem="cifar", drop_path_rate=1.5), r"drop_path_rate"),
     (lambda: kr.WideResNet(16, 4, weights="imagenet"), r"no published ImageNet weights"),
@@ -50,7 +51,7 @@ CASES = [
     # issue 13: each was accepted, or failed deep inside Python or Keras
     (lambda: kr.create_model("resnet20", input_shape=(32, 32, 0)), r"input_shape must be .*0\)"),
     (lambda: kr.create_model("resnet20", input_shape=("32", 32, 3)), r"input_shape .*'32'"),
-    (lambda: kr.create_model("resnet20", classes=True), r"classes must be a positive .*True"),
+    (lambda: kr.create_model("resnet20", classes=True), r"classes must be an integer .*True"),
     (lambda: kr.create_model("resnet20", include_top="no"), r"include_top must be True or "
                                                              r"False; got 'no'"),
     (lambda: kr.ResNet(50.0), r"depth must be an integer >= 1 .*got 50.0"),
@@ -72,6 +73,25 @@ CASES = [
     (lambda: kr.create_model("resnet20", input_tensor=np.zeros((1, 32, 32, 3))),
      r"input_tensor must be a Keras tensor"),
     (lambda: kr.list_models(123), r"pattern must be None or .*got 123"),
+    # issue 27: each was ignored or accepted
+    (lambda: kr.ResNet50(weights="imagenet", classes=10, features_only=True),
+     r"features_only=True returns the stage outputs with no pooling or classifier, so "
+     r"classes=10 would be ignored; drop it"),
+    (lambda: kr.WideResNet(16, 1, features_only=True, pooling="avg", classifier_activation=None),
+     r"so pooling='avg', classifier_activation=None would be ignored; drop them, or pass "
+     r"include_top=False with pooling='avg'"),
+    (lambda: kr.create_model("wrn-10-1", classes=2**40),
+     r"classes must be an integer from 1 to 1,000,000; got 1099511627776"),
+    (lambda: kr.create_model("deeplabv3-deeplabv3-resnet50"),
+     r"backbone 'deeplabv3-resnet50' is itself a DeepLabV3: .* e\.g\. 'resnet50'"),
+    (lambda: kr.WideResNet(28, 1e-9), r"width must be at least 0\.25, so that every stage has "
+                                      r"at least 4 channels \(16 x width\); got 1e-09, which "
+                                      r"leaves 1"),
+    (lambda: kr.create_model("wrn-10-0.01"), r"width must be at least 0\.25, .*got 0\.01"),
+    (lambda: kr.ResNet50(width=0.05), r"width must be at least 0\.0625, .*\(64 x width\)"),
+    (lambda: kr.ResNet50(width=2, weights="imagenet"),
+     r"Keras's resnet50 file fits resnet50 with its default options only, and this one is "
+     r"built with other options"),
 ]
 
 
@@ -81,13 +101,21 @@ def test_bad_input_is_refused_before_building(call, message, no_layer_built):
         call()
 
 
+def test_features_only_weights_are_checked_without_the_top():
+    """ImageNet weights with features_only: no classifier, so no 1000-class demand; the
+    stage outputs hold keras.applications' ResNet50(include_top=False) parameters."""
+    assert kr.count_params("resnet50", weights="imagenet", features_only=True).total == \
+        23_587_712
+    assert kr.count_params("wrn-10-0.25").trainable > 0  # the narrowest width builds
+
+
 def test_grouped_convolution_must_divide_channels():
     with pytest.raises(ValueError, match="groups=3 must divide"):
         kr.blocks.conv(keras.Input((8, 8, 16)), 32, 3, groups=3, name="g")
 
 
 COUNTER_CASES = [
-    ("resnet20", dict(classes=-5), r"classes must be a positive integer; got -5"),
+    ("resnet20", dict(classes=-5), r"classes must be an integer from 1 to 1,000,000; got -5"),
     ("resnet50", dict(input_shape=(10, 10, 3)), r"too small for resnet50"),
     ("resnet20", dict(classifier_activation="bogus"), r"classifier_activation"),
 ]

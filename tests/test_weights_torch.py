@@ -228,10 +228,36 @@ def test_torch_checkpoint_gives_the_same_logits(name, tmp_path):
 def test_mobilenet_v2_needs_torch_padding_at_224(tmp_path):
     """Keras pads stride-2 layers bottom/right only: with PyTorch's weights the logits
     differ unless the model pads symmetrically, as torchvision does."""
-    _, _, torch_padding = compare("mobilenetv2-1.0", tmp_path, size=224)
-    _, _, keras_padding = compare("mobilenetv2-1.0", tmp_path, size=224, padding="keras")
+    _, x, torch_padding = compare("mobilenetv2-1.0", tmp_path, size=224)
+    path = str(tmp_path / "mobilenetv2-1.0.safetensors")
+    keras_model = torch_reference.load_unchecked(keras_resnets.create_model(
+        "mobilenetv2-1.0", classes=CLASSES, input_shape=(224, 224, 3),
+        classifier_activation=None), path)
+    with torch.no_grad():
+        expected = randomised("mobilenetv2-1.0")(
+            torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    keras_padding = float(np.abs(np.asarray(keras_model(x)) - expected).max()
+                          / np.abs(expected).max())
     assert torch_padding <= TOLERANCE and keras_padding > 10 * TOLERANCE, \
         (torch_padding, keras_padding)
+
+
+def test_mobilenet_v2_file_is_refused_without_torch_padding(tmp_path):
+    path = checkpoint(randomised("mobilenetv2-1.0"), tmp_path / "m.safetensors")
+    with pytest.raises(ValueError, match=r"mobilenet_v2 checkpoint, which fits "
+                                         r"'mobilenetv2-1.0' built with padding='torch' only"):
+        keras_resnets.MobileNetV2(1.0, weights=path, classes=CLASSES)
+
+
+def test_torchvision_resnet50_file_in_a_v1_resnet50_names_v1_5(tmp_path):
+    """torchvision's ResNet-50 strides on the 3x3 and has no conv biases: it does not fit
+    keras.applications' v1 layout, and the refusal (before any layer is built) names the
+    model it fits."""
+    path = checkpoint(randomised("resnet50-v1.5"), tmp_path / "r50.safetensors")
+    with pytest.raises(ValueError, match=r"resnet checkpoint: torchvision's and timm's "
+                                         r"ResNet-50 are v1\.5 .* not 'resnet50' .*"
+                                         r"create_model\('resnet50-v1\.5', weights=\.\.\.\)"):
+        keras_resnets.create_model("resnet50", weights=path, classes=CLASSES)
 
 
 def test_the_loaded_model_saves_as_a_plain_keras_file(tmp_path):

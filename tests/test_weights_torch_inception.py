@@ -194,6 +194,9 @@ def unit_gamma(tmp_path_factory):
 
 
 def _model(path, padding, size=299):
+    if padding == "keras":  # refused with weights=path: loaded without the check
+        return torch_reference.load_unchecked(keras_resnets.InceptionV3(
+            classes=CLASSES, input_shape=(size, size, 3), classifier_activation=None), path)
     return keras_resnets.InceptionV3(padding=padding, weights=path, classes=CLASSES,
                                      input_shape=(size, size, 3), classifier_activation=None)
 
@@ -215,6 +218,9 @@ def test_keras_padding_does_not_match_torchvision(unit_gamma):
     torch_padding = relative_difference(net, _model(path, "torch"), x, x)
     keras_padding = relative_difference(net, _model(path, "keras"), x, x)
     assert torch_padding <= TOLERANCE and keras_padding > 1e-3, (torch_padding, keras_padding)
+    with pytest.raises(ValueError, match=r"inception_v3 checkpoint, which fits 'inceptionv3' "
+                                         r"built with padding='torch' only"):
+        keras_resnets.InceptionV3(weights=path, classes=CLASSES)
 
 
 def test_preprocess_input_stands_for_transform_input(tmp_path):

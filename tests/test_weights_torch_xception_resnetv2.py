@@ -188,6 +188,14 @@ def build(name, path, size, **options):
                                       input_shape=(size, size, 3), classifier_activation=None)
 
 
+def build_unchecked(name, path, size, **options):
+    """What a model built without timm's options computes with the file (which
+    ``weights=path`` refuses for it)."""
+    return torch_reference.load_unchecked(keras_resnets.create_model(
+        name, classes=CLASSES, **options, input_shape=(size, size, 3),
+        classifier_activation=None), path)
+
+
 @pytest.mark.parametrize("size", [96, 299])
 def test_legacy_xception_gives_timms_outputs_only_with_torch_padding(checkpoints, size):
     """At 96x96 the pools of block4 and block13 (timm's block3, block12) take even maps
@@ -199,7 +207,8 @@ def test_legacy_xception_gives_timms_outputs_only_with_torch_padding(checkpoints
     feature = ("block3_add", net.block2)
     torch_logits, torch_map = difference(net, build("xception", path, size, padding="torch"),
                                          size, feature)
-    keras_logits, keras_map = difference(net, build("xception", path, size), size, feature)
+    keras_logits, keras_map = difference(net, build_unchecked("xception", path, size), size,
+                                         feature)
     assert torch_logits <= TOLERANCE and torch_map <= TOLERANCE, (torch_logits, torch_map)
     if size == 96:
         same = difference(net, keras_resnets.Xception(
@@ -225,18 +234,28 @@ def test_resnetv2_50_gives_timms_outputs_only_with_torch_padding(checkpoints, si
         same = difference(net, keras_resnets.ResNet50V2(
             stride_at_end=False, padding="torch", weights=path, classes=CLASSES,
             classifier_activation=None, input_shape=(size, size, 3)), size)
-        _, zeros = difference(net, build("resnet50v2", path, size, stride_at_end=False), size,
-                              feature)
+        _, zeros = difference(net, build_unchecked("resnet50v2", path, size,
+                                                   stride_at_end=False), size, feature)
         assert same == logits and zeros > 1e-3, (same, zeros)
 
 
-def test_keras_resnet50v2_refuses_the_timm_checkpoint(checkpoints):
-    """keras.applications' layout strides at the end of each stage and has conv biases:
-    the file does not fit, and the error says what is missing."""
-    _, path = checkpoints("resnet50v2")
-    with pytest.raises(ValueError, match=r"the resnetv2 checkpoint does not fit 'resnet50v2'"
-                                         r".*missing .*conv1_conv <- stem\.conv\.bias"):
-        keras_resnets.ResNet50V2(weights=path, classes=CLASSES, input_shape=(64, 64, 3))
+def test_timm_files_are_refused_without_timms_options(checkpoints):
+    """keras.applications' ResNetV2 layout strides at the end of each stage and has conv
+    biases; timm's files also need PyTorch's padding, which Xception lacks by default
+    too. The refusal names the options, before any layer is built."""
+    _, resnetv2 = checkpoints("resnet50v2")
+    _, xception = checkpoints("xception")
+    for call, match in (
+            (lambda: keras_resnets.ResNet50V2(weights=resnetv2, classes=CLASSES),
+             r"resnetv2 checkpoint, which fits 'resnet50v2' built with stride_at_end=False, "
+             r"padding='torch' only"),
+            (lambda: keras_resnets.count_params("resnet50v2", weights=resnetv2,
+                                                stride_at_end=False, classes=CLASSES),
+             r"create_model\('resnet50v2', stride_at_end=False, padding='torch', weights"),
+            (lambda: keras_resnets.create_model("xception", weights=xception, classes=CLASSES),
+             r"xception checkpoint, which fits 'xception' built with padding='torch' only")):
+        with pytest.raises(ValueError, match=match):
+            call()
 
 
 def test_resnetv2_without_the_top_leaves_the_head_out(checkpoints):

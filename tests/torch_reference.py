@@ -33,3 +33,12 @@ def checkpoint(net, path):
     """Save ``net``'s state dict as safetensors at ``path``; returns the path as a str."""
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
     return str(path)
+
+
+def load_unchecked(model, path):
+    """``path``'s tensors set into ``model`` by the loader's own matching, without the
+    check of the build options (to show what a model built without them would compute)."""
+    from keras_resnets.weights import torch_import
+
+    torch_import.assign(model, torch_import.read(path))
+    return model

@@ -15,9 +15,12 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import re
 import sys
+import tempfile
 import textwrap
 
 from keras_resnets import __version__
@@ -33,6 +36,7 @@ COMMANDS = {
 }
 # The commands that run on plain Python; the others import TensorFlow, quietly unless --verbose.
 PLAIN_PYTHON = ("list", "info")
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, as `seq 100 | head -1` ends its writer
 
 
 def _option_added(action, options):
@@ -140,6 +144,35 @@ def import_tensorflow_quietly():
     logging.getLogger("absl").setLevel(logging.ERROR)
 
 
+# Status lines that native code writes straight to descriptor 2, past every log level: the
+# TFLite converter's quantizer summary and LiteRT's delegate notice.
+NATIVE_NOISE = re.compile(r"(fully_quantize: \d|INFO: Created TensorFlow Lite .*delegate)")
+
+
+@contextlib.contextmanager
+def native_noise_filtered(enabled=True):
+    """Standard error (descriptor 2) goes to a temporary file while the block runs, and is
+    then written out less the lines :data:`NATIVE_NOISE` matches (``enabled=False``, as
+    for ``--verbose``: unchanged). Python's own messages and tracebacks still show."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not NATIVE_NOISE.match(line)))
+            sys.stderr.flush()
+
+
 def _raised_by_keras_resnets(error) -> bool:
     """Whether ``error`` was raised by a statement of this package (a check's message
     meant for the user), not inside Keras, TensorFlow or another dependency."""
@@ -164,6 +197,9 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `keras-resnets list | head -1`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return BROKEN_PIPE_EXIT
     except ValueError as error:
         if not _raised_by_keras_resnets(error):
             raise  # a dependency's error or a bug: shown with its traceback

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from keras_resnets.cli import command_parser
+from keras_resnets.cli import command_parser, native_noise_filtered
 
 FORMATS = ("saved_model", "tflite")
 QUANTIZE = ("none", "float16", "dynamic", "int8")
@@ -143,12 +143,13 @@ def export_command(args):
         held_out = _held_out(dataset, shape, takes_pixels)
     suffix = "" if quantization is None else f"-{quantization}"
     out = args.out or f"{_stem(args.source)}{suffix}.tflite"
-    report = export.export_tflite(
-        model, out, quantization, representative_data=calibration, input_shape=shape,
-        batch_size=args.batch_size, include_preprocessing=args.raw_pixels,
-        int8_io=False if args.int8_io == "none" else args.int8_io, verify=not args.no_verify,
-        verify_samples=None if held_out is None else held_out[0],
-        verify_labels=None if held_out is None else held_out[1])
+    with native_noise_filtered(not args.verbose):
+        report = export.export_tflite(
+            model, out, quantization, representative_data=calibration, input_shape=shape,
+            batch_size=args.batch_size, include_preprocessing=args.raw_pixels,
+            int8_io=False if args.int8_io == "none" else args.int8_io,
+            verify=not args.no_verify, verify_samples=None if held_out is None else held_out[0],
+            verify_labels=None if held_out is None else held_out[1])
     print(f"{weights}{normalization}")
     print(report)
     searched = _searched_latency(args.source)

@@ -8,20 +8,26 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 
 from keras_resnets.cli import command_parser
+from keras_resnets.cli.words import counted
 
 
 def _model_arg(text):
+    """``KEY=VALUE``, the value read as JSON (``false``, ``null``, ``[1, 2]``), else as a
+    Python literal (``False``, ``None``, ``(1, 2)``), else as a string."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ValueError(f"--model-arg must be KEY=VALUE (e.g. drop_path_rate=0.1); got {text!r}")
-    try:
-        return key.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return key.replace("-", "_"), value
+    for read in (json.loads, ast.literal_eval):
+        try:
+            return key.replace("-", "_"), read(value)
+        except (ValueError, TypeError, SyntaxError):  # JSONDecodeError is a ValueError
+            pass
+    return key.replace("-", "_"), value
 
 
 def add_parser(subparsers, name, summary):
@@ -43,7 +49,8 @@ def add_parser(subparsers, name, summary):
     parser.add_argument("model", help="a registry name, e.g. wrn-28-10, resnet56, wrn-10-2")
     parser.add_argument("--dataset", default="digits",
                         help="digits (offline), cifar10, cifar100, svhn_cropped or any tfds "
-                        "image classification name")
+                        "image classification name (downloaded on first use; offline, pass "
+                        "--no-download and --data-dir)")
     parser.add_argument("--recipe", default="fast", choices=list_recipes(),
                         help="training recipe (`docs/training.md` describes each)")
     parser.add_argument("--epochs", type=int,
@@ -94,7 +101,8 @@ def add_parser(subparsers, name, summary):
     parser.add_argument("--data-dir", help="tensorflow-datasets directory, e.g. a local copy "
                         "on offline machines (default: tensorflow-datasets' own)")
     parser.add_argument("--no-download", dest="download", action="store_false",
-                        help="read --data-dir only, never download")
+                        help="read --data-dir only, never download (offline machines: a "
+                        "missing dataset is refused at once)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the weights, the shuffling and the augmentation")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run")
@@ -128,7 +136,7 @@ def train_command(args):
           f"{'-' if best is None else f'{100 * best:.2f}%'} (epoch {metrics['best_epoch']}, "
           f"best.keras); held-out {metrics['test_split']} accuracy "
           f"{100 * metrics['test_accuracy']:.2f}%, loss {metrics['test_loss']:.4f} "
-          f"after {metrics['epochs']} epochs ({metrics['wall_time_s']:.0f} s) on "
+          f"after {counted(metrics['epochs'], 'epoch')} ({metrics['wall_time_s']:.0f} s) on "
           f"{metrics['replicas']} replica{'s' if metrics['replicas'] > 1 else ''}; "
           f"run directory {result.run_dir}")
     return 0

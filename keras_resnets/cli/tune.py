@@ -19,11 +19,17 @@ from keras_resnets.cli import command_parser
 
 
 def _int_list(text, flag):
+    """``"10,16"`` -> ``[10, 16]``; None (the option not given) stays None."""
+    if text is None:
+        return None
     try:
-        return [int(v) for v in text.replace(",", " ").split()]
+        values = [int(v) for v in text.replace(",", " ").split()]
     except ValueError:
-        raise ValueError(f"{flag} must be comma-separated integers such as 10,16,22; "
-                         f"got {text!r}") from None
+        values = []
+    if not values:
+        raise ValueError(f"{flag} must be comma-separated integers such as 10,16,22 (or leave "
+                         f"{flag} out for the family's); got {text!r}")
+    return values
 
 
 def add_parser(subparsers, name, summary):
@@ -144,10 +150,8 @@ def add_parser(subparsers, name, summary):
 def _space_arguments(args):
     return dict(
         macs_budget=args.macs_budget, tolerance=args.tolerance, mode=args.mode,
-        depths=_int_list(args.depths, "--depths") if args.depths else None,
-        widths=_int_list(args.widths, "--widths") if args.widths else None,
-        cardinalities=(_int_list(args.cardinalities, "--cardinalities")
-                       if args.cardinalities else None))
+        depths=_int_list(args.depths, "--depths"), widths=_int_list(args.widths, "--widths"),
+        cardinalities=_int_list(args.cardinalities, "--cardinalities"))
 
 
 def _latency_budget(args):

@@ -26,6 +26,11 @@ _ASSIGNMENT = re.compile(r"(?<![\w.-])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s
 _IDENTIFIER = re.compile(r"(?<![\w.'-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w'(=])")
 
 
+def counted(count, noun):
+    """``counted(1, "epoch") == "1 epoch"``, ``counted(2, "epoch") == "2 epochs"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _flags(parser):
     """``dest -> (flag, action)`` for the options of ``parser`` (a
     :class:`~keras_resnets.cli.CommandParser`)."""

@@ -85,6 +85,9 @@ def deeplab_spec(backbone="resnet50", *, output_stride=16, atrous_rates=None, as
         raise ValueError(f"backbone must be a model name such as 'resnet50', 'resnet101', "
                          f"'resnext50-32x4d', 'wide-resnet50-2' or 'mobilenetv2-1.0', or a "
                          f"NetworkSpec; got {backbone!r}")
+    if isinstance(base.head, DeepLabHead):
+        raise ValueError(f"backbone {label!r} is itself a DeepLabV3: the backbone must be a "
+                         f"classification network, e.g. 'resnet50' ('deeplabv3-resnet50')")
     rates = tuple(ATROUS_RATES[output_stride] if atrous_rates is None else atrous_rates)
     if not rates or any(not is_int(r) or r < 1 for r in rates):
         raise ValueError(f"atrous_rates must be positive integers, e.g. (6, 12, 18); "
@@ -102,7 +105,7 @@ def deeplab_spec(backbone="resnet50", *, output_stride=16, atrous_rates=None, as
                                keras_weights=None)
 
 
-def DeepLabV3(backbone="resnet50", *, classes=21, output_stride=16, input_shape=None,
+def DeepLabV3(backbone="resnet50", *, classes=None, output_stride=16, input_shape=None,
               atrous_rates=None, aspp_filters=256, aspp_dropout=0.1, **kwargs):
     """DeepLabV3 for semantic segmentation: per-pixel class scores at input resolution.
 

@@ -24,6 +24,7 @@ from keras_resnets._checks import (
     check_keywords,
     check_positive_int,
     check_width,
+    min_width,
     scaled,
 )
 from keras_resnets.builder import build_model
@@ -99,6 +100,7 @@ def resnet_spec(depth, *, version=1, stem="imagenet", width=1.0, shortcut=None, 
         counts, filters, strides = (n, n, n), (16, 32, 64), (1, 2, 2)
         stem_filters, input_shape, classes = 16, (32, 32, 3), 10
         shortcut = shortcut or ("A" if kind == "basic" and not preact else "B")
+    check_width("width", width, narrowest=min(filters + (stem_filters,)))
     keras_compatible = (stem == "imagenet" and depth in KERAS_DEPTHS and version in (1, 2)
                         and width == 1 and shortcut == "B" and not se_ratio and block is None
                         and stride_at_end == (preact and stem == "imagenet"))
@@ -222,7 +224,7 @@ register_family(
                  "resnet56": ("6.97",), "resnet110": ("6.43",), "resnet1202": ("7.93",)}),
     tuning=TuningAxes("resnet", "width multiplier", (20, 32, 44, 56, 110), tuple(range(1, 9)),
                       lambda depth, width, _: f"resnet{depth}-w{format_number(width)}",
-                      recipe="resnet-cifar"))
+                      recipe="resnet-cifar", iso_min=min_width(16)))
 register_family(
     "preact-resnet", r"preact-resnet(\d+)", _preact_from_name,
     ["preact-resnet164", "preact-resnet1001"], HE_2016,

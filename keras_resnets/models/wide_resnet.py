@@ -23,6 +23,7 @@ from keras_resnets._checks import (
     check_positive_int,
     check_rate,
     check_width,
+    min_width,
     scaled,
 )
 from keras_resnets.builder import build_model
@@ -77,7 +78,7 @@ def wide_resnet_spec(depth, width, *, dropout_rate=0.0, block_type="B(3,3)",
     """The spec behind :func:`WideResNet` (same arguments)."""
     kernels = _kernels(block_type, deepening)
     n = blocks_per_group(depth, deepening or 2)
-    check_width("width", width)
+    check_width("width", width, narrowest=16)
     check_rate("dropout_rate", dropout_rate)
     options = {"kernels": kernels}
     if dropout_rate:
@@ -166,6 +167,6 @@ register_family(
                  "wrn-28-10": ("4.00", "19.25"), "wrn-40-4": ("4.97", "22.89")}),
     tuning=TuningAxes("wrn", "width factor k", (10, 16, 22, 28, 34, 40), tuple(range(1, 13)),
                       lambda depth, width, _: f"wrn-{depth}-{format_number(width)}",
-                      recipe="wrn"))
+                      recipe="wrn", iso_min=min_width(16)))
 register_family("wide-resnet-imagenet", r"wide-resnet(50|101)-2", _wide_bottleneck_from_name,
                 ["wide-resnet50-2", "wide-resnet101-2"], WRN_PAPER)

@@ -128,7 +128,7 @@ def finish_run(run_dir, metrics):
 def history_csv(rows):
     """The rows as CSV text: ``epoch``, ``lr``, the metrics in order seen, ``time_s``.
 
-    Example: ``history_csv([{"epoch": 0, "lr": 0.1, "loss": 2.3, "time_s": 8.1}])``.
+    Example: ``history_csv([{"epoch": 1, "lr": 0.1, "loss": 2.3, "time_s": 8.1}])``.
     """
     keys = ["epoch", "lr"]
     for row in rows:
@@ -149,7 +149,9 @@ def plot_curves(rows, path):
     from matplotlib.figure import Figure  # optional dependency: RunRecorder warns without it
 
     figure = Figure(figsize=(10, 4), dpi=100)
-    epochs = [r["epoch"] + 1 for r in rows]
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [r["epoch"] for r in rows]
     for ax, key, title in zip(figure.subplots(1, 2), ("loss", "accuracy"),
                               ("loss (cross-entropy + L2)", "accuracy"), strict=True):
         for prefix, label in (("", "train"), ("val_", "validation")):
@@ -157,6 +159,7 @@ def plot_curves(rows, path):
                 ax.plot(epochs, [r.get(prefix + key, np.nan) for r in rows], marker=".",
                         label=label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -185,13 +188,17 @@ class RunRecorder(keras.callbacks.Callback):
         return os.path.join(self.run_dir, name)
 
     def load(self, before_epoch):
-        """Keep the recorded rows of the epochs before ``before_epoch``."""
+        """Keep the recorded rows of the first ``before_epoch`` epochs (Keras's index of
+        the epoch about to run). Rows count epochs from 1; a history written before they
+        did (its first row is epoch 0) is renumbered, so such a run still resumes."""
         rows = read_json(self.path(HISTORY_JSON), [], remedy=RESTART_REMEDY)
         if not (isinstance(rows, list) and all(isinstance(r, dict) and isinstance(
                 r.get("epoch"), int) for r in rows)):
             raise StateFileError(f"{self.path(HISTORY_JSON)} is not a list of epoch rows; "
                                  f"{RESTART_REMEDY}")
-        self.rows = [r for r in rows if r["epoch"] < before_epoch]
+        if rows and rows[0]["epoch"] == 0:
+            rows = [{**r, "epoch": r["epoch"] + 1} for r in rows]
+        self.rows = [r for r in rows if r["epoch"] <= before_epoch]
         self.best = max((r[self.monitor] for r in self.rows if self.monitor in r),
                         default=-math.inf)
 
@@ -202,7 +209,7 @@ class RunRecorder(keras.callbacks.Callback):
         self._epoch_lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch, "lr": self._epoch_lr}
+        row = {"epoch": epoch + 1, "lr": self._epoch_lr}  # counted from 1, as printed
         row.update({k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"})
         row["time_s"] = round(time.perf_counter() - self._epoch_start, 3)
         self.rows.append(row)

@@ -32,7 +32,7 @@ RESULTS_FILE = "results.csv"
 BEST_MODEL_FILE = "best_model.keras"
 RESULT_COLUMNS = ("trial", "status", "config", "depth", "width", "cardinality", "params",
                   "macs", "latency_ms", "latency_low_ms", "latency_high_ms", "epochs",
-                  "val_accuracy", "val_loss", "wall_time_s")
+                  "val_accuracy", "val_xent", "wall_time_s")
 LATENCY_COLUMNS = ("latency_ms", "latency_low_ms", "latency_high_ms")
 
 
@@ -97,8 +97,7 @@ def trial_results(source) -> list[dict]:
                zip(LATENCY_COLUMNS, ("median_ms", "low_ms", "high_ms"), strict=True)},
             "epochs": None if epochs is None else int(epochs),
             "val_accuracy": metric("val_accuracy"),
-            "val_loss": metric("val_xent") if trial.metrics.exists("val_xent")
-            else metric("val_loss"),
+            "val_xent": metric("val_xent"),  # the cross-entropy; val_loss adds the L2 penalty
             "wall_time_s": metric("wall_time"),
         })
     return rows
@@ -175,6 +174,7 @@ def plot_results(rows, path, *, title=None, width_name="width", band=None, bands
     Example: ``plot_results(rows, "results.png", bands={"params": (1_350_000, 1_500_000)})``.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     bands = dict(bands or {}, **({"params": band} if band else {}))
     done = [r for r in rows if r["status"] == TrialStatus.COMPLETED
@@ -186,15 +186,22 @@ def plot_results(rows, path, *, title=None, width_name="width", band=None, bands
     left, *rights = figure.subplots(*shape).ravel()
     if done:
         widths = [float(r["width"]) for r in done]
-        style = dict(c=widths, cmap="viridis", s=60, edgecolors="black", zorder=2)
+        # one colour scale for both panels; a bar only when the widths differ
+        style = dict(c=widths, cmap="viridis", vmin=min(widths), vmax=max(widths), s=60,
+                     edgecolors="black", zorder=2)
         points = left.scatter([r["depth"] for r in done], [r["val_accuracy"] for r in done],
                               **style)
-        figure.colorbar(points, ax=left, label=width_name)
+        if len(set(widths)) > 1:
+            figure.colorbar(points, ax=left, label=width_name)
+        else:
+            left.set_title(f"{width_name} = {registry.format_number(widths[0])}", loc="right",
+                           fontsize=9)
         for axis, (cost, _, _) in zip(rights, panels, strict=False):
             _front_panel(axis, done, cost, style, bands.get(cost))
     else:
         left.text(0.5, 0.5, "no completed trial", ha="center", transform=left.transAxes)
     left.set(xlabel="depth", ylabel="validation accuracy", title="accuracy against depth")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     for axis, (_, label, panel_title) in zip(rights, panels, strict=False):
         axis.set(xlabel=label, ylabel="validation accuracy", title=panel_title)
     if title:
@@ -258,7 +265,7 @@ def format_results(rows, family=None) -> str:
             return "-"
         if column in ("params", "macs"):
             return f"{int(value):,}"
-        if column in ("val_accuracy", "val_loss"):
+        if column in ("val_accuracy", "val_xent"):
             return f"{value:.4f}"
         if column == "latency_ms":
             return f"{value:.3f}"

@@ -36,6 +36,7 @@ from keras_resnets.tuning.results import (
 )
 from keras_resnets.tuning.tuner import (
     BudgetedTuner,
+    check_objective,
     check_oracle,
     distribution_env,
     environment,
@@ -108,6 +109,7 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
     oracle="grid", max_trials=2, epochs=1, recipe="fast", directory="runs/tiny")``.
     """
     check_oracle(oracle)
+    check_objective(objective)
     callbacks = check_callbacks(callbacks)
     check_tensorboard(tensorboard)
     epochs = check_int("epochs", epochs, 1, "1, 15")

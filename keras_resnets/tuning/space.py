@@ -229,7 +229,7 @@ def _short_width(counter, depth, m, cardinality):
     for decimals in range(0, 7):
         width = round(exact, decimals)
         width = int(width) if float(width).is_integer() else width
-        if width > 0 and counter.params(depth, width, cardinality) == target:
+        if width >= counter.axes.iso_min and counter.params(depth, width, cardinality) == target:
             return width
     return exact
 
@@ -302,6 +302,7 @@ class SearchSpace:
         """The largest width within every budget, kept when each count lands in its band."""
         out = []
         integer, scale = self.axes.iso_integer, 1 if self.axes.iso_integer else ISO_STEPS
+        narrowest = math.ceil(self.axes.iso_min * scale)
         for depth in self.depths:
             for card in self.cardinalities or (None,):
                 largest = []
@@ -310,7 +311,8 @@ class SearchSpace:
                         return counter.measure(attribute, depth,
                                                m if integer else m / ISO_STEPS, card)
 
-                    largest.append(last_at_most(count, 1, self.axes.iso_max * scale, band.high))
+                    largest.append(last_at_most(count, narrowest, self.axes.iso_max * scale,
+                                                band.high))
                 if None in largest:
                     continue
                 m = min(largest)
@@ -340,8 +342,7 @@ class SearchSpace:
         if self.mode == "grid":
             ends = (self.widths[0], self.widths[-1])
         else:
-            ends = (1, self.axes.iso_max) if self.axes.iso_integer \
-                else (1 / ISO_STEPS, self.axes.iso_max)
+            ends = (self.axes.iso_min, self.axes.iso_max)
 
         def top(p):  # the largest budget that still admits a count p
             return int(math.floor(p / (1 - self.tolerance)))

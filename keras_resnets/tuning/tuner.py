@@ -27,7 +27,7 @@ import numpy as np
 from keras_tuner.engine.trial import TrialStatus
 
 from keras_resnets import _io
-from keras_resnets._checks import check_int
+from keras_resnets._checks import check_choice, check_int
 from keras_resnets.tuning import _compat
 from keras_resnets.tuning.hypermodel import CONFIG_HP, BudgetedHyperModel
 from keras_resnets.tuning.integrity import check_search_state
@@ -35,6 +35,7 @@ from keras_resnets.tuning.latency import save_measurements
 from keras_resnets.tuning.space import format_count
 
 ORACLES = ("random", "grid", "bayesian", "hyperband")
+OBJECTIVES = ("val_accuracy", "val_loss")  # val_loss: the cross-entropy plus the L2 penalty
 DEFINITION_FILE = "search.json"
 IDLE_POLL_S = 0.2  # a worker told to wait asks the oracle again after this long
 
@@ -249,9 +250,8 @@ class BudgetedTuner(_compat.DeclaredSpace, keras_tuner.Tuner):
             return
         number = int(trial.trial_id) + 1 if trial.trial_id.isdigit() else trial.trial_id
         total = self.oracle.max_trials
-        shown = "  ".join(f"{label} {metrics[name]:.4f}" for name, label in
-                          (("val_accuracy", "val_accuracy"), ("val_xent", "val_loss"))
-                          if name in metrics)
+        shown = "  ".join(f"{name} {metrics[name]:.4f}" for name in ("val_accuracy", "val_xent")
+                          if name in metrics)  # val_xent: val_loss without the L2 penalty
         print(f"[tune] trial {number}{f'/{total}' if total else ''} {config.key}: params "
               f"{config.params:,}  MACs {format_count(config.macs)}  {shown}  "
               f"{metrics['wall_time']:.1f} s  ({trial.status})", flush=True)
@@ -322,6 +322,10 @@ def check_oracle(oracle) -> str:
     return oracle
 
 
+def check_objective(objective) -> str:
+    return check_choice("objective", objective, OBJECTIVES)
+
+
 def make_tuner(hypermodel, oracle="random", *, directory, max_trials=10, epochs=None,
                objective="val_accuracy", seed=None, overwrite=False, factor=3,
                hyperband_iterations=1, num_initial_points=None, executions_per_trial=1,
@@ -352,9 +356,7 @@ def make_tuner(hypermodel, oracle="random", *, directory, max_trials=10, epochs=
         factor = check_int("factor", factor, 2, "3")
     num_initial_points = check_int("num_initial_points", num_initial_points, 1, "1, 3",
                                    allow_none=True)
-    if not isinstance(objective, str) or not objective:
-        raise ValueError(f"objective must be a metric name such as 'val_accuracy' or "
-                         f"'val_loss'; got {objective!r}")
+    check_objective(objective)
     definition = hypermodel.definition()
     definition.update(oracle=oracle, objective=objective)
     definition.update(extra_definition or {})

@@ -91,6 +91,11 @@ def resolve(spec, weights, *, include_top, classes, spec_of) -> Weights | None:
     if weights is None:
         return None
     if isinstance(weights, str) and (weights == "imagenet" or catalogue.is_tag(weights)):
+        if weights == "imagenet" and spec.keras_weights is None and spec.name in IMAGENET:
+            raise ValueError(
+                f"weights='imagenet': Keras's {spec.name} file fits {spec.name} with its default "
+                f"options only, and this one is built with other options (such as width, "
+                f"se_ratio or padding='torch'); drop them, or use weights=None")
         record = None if weights == "imagenet" else find_record(spec, weights, spec_of)
         if (record is None or record.layout == "keras") and spec.keras_weights not in IMAGENET:
             raise ValueError(
@@ -113,6 +118,10 @@ def resolve(spec, weights, *, include_top, classes, spec_of) -> Weights | None:
                          f"'torchvision/imagenet1k_v1', a URL or the path of an existing weights "
                          f"file (.weights.h5, .h5, .keras or a PyTorch .safetensors); "
                          f"got {weights!r}")
+    if _is_torch_file(weights):
+        from keras_resnets.weights import torch_import
+
+        torch_import.check_build_options(spec, weights)  # before any layer is built
     return Weights(weights, path=weights)
 
 

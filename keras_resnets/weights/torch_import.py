@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 
 import keras
@@ -47,7 +48,9 @@ class TorchLayout:
     """How one family names its modules: ``marker`` is a key only its files have,
     ``module(layer_name)`` the PyTorch module of a Keras layer (None: no counterpart),
     ``head`` the classifier's module, dropped without the top; ``epsilon`` the checkpoint's
-    BatchNorm epsilon, ``dropped`` prefixes of tensors our models have no counterpart for."""
+    BatchNorm epsilon, ``dropped`` prefixes of tensors our models have no counterpart for;
+    ``options`` the build options (``(("padding", "torch"),)``) without which the weights
+    load but give other outputs (or do not fit)."""
 
     name: str
     marker: str
@@ -55,30 +58,41 @@ class TorchLayout:
     head: str
     epsilon: float = TORCH_EPSILON
     dropped: tuple = ()
+    options: tuple = ()
+
+
+TORCH_PADDING = (("padding", "torch"),)
 
 
 LAYOUTS = (
     TorchLayout("resnet", "layer1.0.conv1.weight", L.resnet_module, "fc"),
     TorchLayout("mobilenet_v2", "features.1.conv.0.0.weight", L.mobilenet_v2_module,
-                "classifier.1"),
+                "classifier.1", options=TORCH_PADDING),
     TorchLayout("densenet", "features.denseblock1.denselayer1.conv1.weight", L.densenet_module,
                 "classifier"),
     TorchLayout("inception_v3", "Mixed_5b.branch1x1.conv.weight", L.inception_v3_module, "fc",
-                epsilon=1e-3, dropped=("AuxLogits.",)),
-    TorchLayout("xception", "block1.rep.0.pointwise.weight", L.xception_module, "fc"),
-    TorchLayout("resnetv2", "stages.0.blocks.0.norm1.running_var", L.resnetv2_module, "head.fc"),
+                epsilon=1e-3, dropped=("AuxLogits.",), options=TORCH_PADDING),
+    TorchLayout("xception", "block1.rep.0.pointwise.weight", L.xception_module, "fc",
+                options=TORCH_PADDING),
+    TorchLayout("resnetv2", "stages.0.blocks.0.norm1.running_var", L.resnetv2_module, "head.fc",
+                options=(("stride_at_end", False), *TORCH_PADDING)),
 )
 """The checkpoint layouts the loader knows (torchvision's names, which timm shares)."""
 
 
-def read(path) -> dict[str, np.ndarray]:
-    """The tensors of a safetensors file as NumPy arrays (no PyTorch needed)."""
+def read(path, keys_only=False) -> dict[str, np.ndarray] | set[str]:
+    """The tensors of a safetensors file as NumPy arrays (no PyTorch needed); with
+    ``keys_only``, their names only (nothing else is read)."""
     try:
+        from safetensors import safe_open
         from safetensors.numpy import load_file
     except ImportError as error:
         raise ImportError("reading PyTorch checkpoints needs the safetensors package: "
                           "pip install 'keras_resnets[torch-weights]'") from error
     try:
+        if keys_only:
+            with safe_open(os.fspath(path), "np") as handle:
+                return set(handle.keys())
         return load_file(os.fspath(path))
     except Exception as error:  # safetensors raises its own error types
         raise ValueError(f"weights file {os.fspath(path)!r} is not a safetensors file "
@@ -180,6 +194,28 @@ def assign(model, tensors):
         layer = model.get_layer(name)
         layer.set_weights([np.asarray(a, dtype=w.dtype) for w, a in
                            zip(layer.weights, arrays, strict=True)])
+
+
+def check_build_options(spec, path):
+    """Refuse ``spec`` when the checkpoint at ``path`` cannot give its outputs: built
+    without the options the checkpoint's layout needs (such a file loads but computes
+    something else, or does not fit), or a keras.applications v1 bottleneck ResNet for a
+    torchvision one (v1.5). Only the tensors' names are read, before any layer is built."""
+    layout = detect(read(path, keys_only=True))
+    where = f"weights file {os.fspath(path)!r} is a PyTorch {layout.name} checkpoint"
+    depth = re.fullmatch(r"resnet(50|101|152)", spec.name) if layout.name == "resnet" else None
+    if depth:
+        raise ValueError(f"{where}: torchvision's and timm's ResNet-{depth[1]} are v1.5 (the "
+                         f"stride on the 3x3 convolution, no conv biases), not {spec.name!r} "
+                         f"(keras.applications' v1): use create_model('resnet{depth[1]}-v1.5', "
+                         f"weights=...)")
+    built = {"padding": spec.style.padding, "stride_at_end": spec.stride_at_end}
+    if all(built.get(key) == value for key, value in layout.options):
+        return
+    needed = ", ".join(f"{key}={value!r}" for key, value in layout.options)
+    raise ValueError(f"{where}, which fits {spec.name!r} built with {needed} only (PyTorch's "
+                     f"symmetric padding and layout; without them the outputs differ): "
+                     f"create_model({spec.name!r}, {needed}, weights=...)")
 
 
 def load(model, path):
