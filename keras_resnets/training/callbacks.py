@@ -52,8 +52,8 @@ class EpochSummaries(keras.callbacks.Callback):
     """Per-epoch scalars for TensorBoard, laid out as Keras's ``TensorBoard`` callback lays
     them out: ``train/`` holds ``epoch_loss``, ``epoch_accuracy``, ``epoch_xent`` and
     ``epoch_learning_rate`` (the rate the epoch started with, ``history.json``'s ``lr``),
-    ``validation/`` the ``val_`` figures; the step is the epoch (from 0). The files are
-    flushed after every epoch, so a killed run keeps them; an epoch run again after a
+    ``validation/`` the ``val_`` figures; the step is the epoch (from 1, as in
+    ``history.json``). The files are flushed after every epoch, so a killed run keeps them; an epoch run again after a
     resume is written again, with the same values, and TensorBoard shows it once.
 
     Example: ``model.fit(..., callbacks=[EpochSummaries("runs/r1/tensorboard")])``.
@@ -86,7 +86,7 @@ class EpochSummaries(keras.callbacks.Callback):
         for part, values in scalars.items():
             with self._writers[part].as_default():
                 for name, value in values.items():
-                    tf.summary.scalar(f"epoch_{name}", value, step=epoch)
+                    tf.summary.scalar(f"epoch_{name}", value, step=epoch + 1)
             self._writers[part].flush()
 
     def on_train_end(self, logs=None):
