@@ -37,24 +37,17 @@ ParamCount = namedtuple("ParamCount", ["trainable", "total"])
 
 
 def _arguments(model_name, kwargs):
-    """``(spec, build arguments)`` of a call: the family's options make the spec; a
-    catalogue tag brings the build options its weights need (timm's Xception:
-    ``padding="torch"``) unless the call sets one of them itself."""
-    spec_kwargs, build_kwargs = _split(model_name, kwargs)
-    return get_spec(model_name, **spec_kwargs), build_kwargs
-
-
-def _split(model_name, kwargs):
-    """``(the family's options, build arguments)`` of a call, a catalogue tag's options
-    added (see :func:`_arguments`)."""
-    family, match = find_family(model_name)
+    """``(spec, the family's options, build arguments)`` of a call: the family's options
+    make the spec; a catalogue tag brings the build options its weights need (timm's
+    Xception: ``padding="torch"``) unless the call sets one of them itself."""
+    _, match = find_family(model_name)
     weights = kwargs.get("weights")
     record = catalogue.records(match.group(0)).get(weights) if isinstance(weights, str) else None
     if record is not None and not any(key in kwargs for key, _ in record.options):
         kwargs = {**dict(record.options), **kwargs}
     spec_kwargs = {k: v for k, v in kwargs.items() if k not in builder.BUILD_ARGUMENTS}
     build_kwargs = {k: v for k, v in kwargs.items() if k in builder.BUILD_ARGUMENTS}
-    return spec_kwargs, build_kwargs
+    return get_spec(model_name, **spec_kwargs), spec_kwargs, build_kwargs
 
 
 def create_model(model_name, /, **kwargs):
@@ -76,15 +69,15 @@ def create_model(model_name, /, **kwargs):
         model = create_model(model_name, **kwargs)
         model.keras_resnets_preset = info
         return model
-    spec_kwargs, build_kwargs = _split(model_name, kwargs)
-    model = builder.build_model(get_spec(model_name, **spec_kwargs), **build_kwargs)
+    spec, spec_kwargs, build_kwargs = _arguments(model_name, kwargs)
+    model = builder.build_model(spec, **build_kwargs)
     model.keras_resnets_build = dataclasses.replace(
         model.keras_resnets_build, model_name=model_name.strip().lower(), spec_options=spec_kwargs)
     return model
 
 
 def _tally(model_name, kwargs, known_size=False):
-    spec, build_kwargs = _arguments(model_name, kwargs)
+    spec, _, build_kwargs = _arguments(model_name, kwargs)
     return builder.count_model(spec, known_size=known_size, **build_kwargs)
 
 
