@@ -3,23 +3,25 @@ photographs scikit-learn ships (427x640 JPEGs), within 1/255 of a pixel after th
 torchvision resizes with antialias and rounds the longer side down and the crop offsets
 half to even, and so must we.
 
-torchvision is imported with ``triton`` hidden: importing it after TensorFlow (the
-conftest imports Keras) otherwise crashes in triton's native library.
+torchvision is imported through ``torch_reference.import_torchvision`` (CPU torch, the
+CUDA torchvision wheel, and TensorFlow already imported by the conftest).
 """
 
-import sys
+import importlib.util
 
 import numpy as np
 import pytest
 
 pytest.importorskip("torch", reason="the PyTorch comparison tests need the CPU wheel: "
                                     "pip install -e '.[torch]'")
-sys.modules.setdefault("triton", None)
-torchvision = pytest.importorskip("torchvision", reason="needs torchvision: "
-                                                        "pip install -e '.[torch]'")
+if importlib.util.find_spec("torchvision") is None:
+    pytest.skip("needs torchvision: pip install -e '.[torch]'", allow_module_level=True)
 import torch  # noqa: E402
+import torch_reference  # noqa: E402
 from PIL import Image  # noqa: E402
 from sklearn.datasets import load_sample_images  # noqa: E402
+
+torchvision = torch_reference.import_torchvision()
 from torchvision import models  # noqa: E402
 
 import keras_resnets as kr  # noqa: E402

@@ -8,9 +8,35 @@ Example::
     path = checkpoint(net, tmp_path / "xception.safetensors")
 """
 
+import importlib
+import sys
+
 import torch
 from safetensors.torch import save_file
 from torch import nn
+
+
+def import_torchvision():
+    """torchvision's models and transforms, importable against the CPU torch wheel.
+
+    The only torchvision wheel on our machines is a CUDA build whose C extension does not
+    load against CPU torch; its import then stops at ``torchvision::nms does not exist``.
+    The models and transforms use none of its C ops, so the two schemas it registers fakes
+    for are declared and the import is retried. ``triton`` is hidden: importing it after
+    TensorFlow crashes in its native library."""
+    sys.modules.setdefault("triton", None)
+    try:
+        return importlib.import_module("torchvision")
+    except RuntimeError as error:
+        if "does not exist" not in str(error):
+            raise
+    for name in [name for name in sys.modules if name.split(".")[0] == "torchvision"]:
+        del sys.modules[name]
+    library = torch.library.Library("torchvision", "DEF")
+    for op in ("nms", "qnms"):
+        library.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    import_torchvision.schemas = library  # kept alive: dropping the library drops them
+    return importlib.import_module("torchvision")
 
 
 def randomised(make, seed=0, gamma=True):
