@@ -270,7 +270,7 @@ def load_source(source, input_shape=None):
         source = found[0]
     if os.path.isfile(source):
         try:
-            model = keras.saving.load_model(source)
+            model = keras_resnets.load_model(source)  # room for 1000-layer graphs
         except Exception as error:
             raise ValueError(f"{source!r} is not a loadable Keras model file (.keras): {error}; "
                              "pass a run directory, a .keras file or a registry name") from error
