@@ -137,11 +137,11 @@ def test_training_ratios_name_the_faster_side():
 def test_export_accuracy_rows_compare_keras_and_both_files_on_the_held_out_digits(tmp_path):
     import bench_export
 
-    row = bench_export.digits_accuracy("resnet20", 3, str(tmp_path))
-    assert (row["model"], row["epochs"], row["test images"]) == ("resnet20", 3, 360)
+    row = bench_export.digits_accuracy("resnet8", 3, str(tmp_path))  # resnet20: 41 s in CI
+    assert (row["model"], row["epochs"], row["test images"]) == ("resnet8", 3, 360)
     percent = {key: float(row[key].rstrip("%")) for key in ("Keras", "TFLite float32",
                                                             "TFLite int8")}
-    assert percent["TFLite float32"] == percent["Keras"] > 20.0  # 37% when written (chance: 10%)
+    assert percent["TFLite float32"] == percent["Keras"] > 20.0  # 29.4% when written (chance: 10%)
     assert row["float32 top-1 agreement"] == "100.0%"
     assert abs(percent["TFLite int8"] - percent["TFLite float32"]) <= 5.0
     assert float(row["int8 - f32 (points)"]) == pytest.approx(

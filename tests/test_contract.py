@@ -1,6 +1,7 @@
 """The contract every registered model keeps (in the spirit of keras-hub's backbone tests).
 
-For each name of ``list_models()``, at a small input, in one build: it builds; the
+For each name of ``list_models()`` (but ResNet-1202, which the getting-started page
+builds), at a small input, in one build: it builds; the
 analytic counts equal the built model's; it honours ``drop_path_rate`` exactly when it
 has residual branches and refuses it otherwise (the rate changes no weight and no
 inference output, so one build serves both); its fresh logits are finite and bounded.
@@ -128,9 +129,16 @@ def covering(names_covered_elsewhere=()):
     return chosen
 
 
+BUILT_BY_THE_DOCS = {"resnet1202"}
+"""Built elsewhere in the suite: docs/getting-started.md builds, saves and reloads
+ResNet-1202 and takes a sub-model of it (tests/test_readme.py); its counts are
+resnet110's code with more blocks. The build took 20 s here too."""
+
+
 def contract_names(names=None):
-    return [pytest.param(n, marks=pytest.mark.slow) if heavy(n) else n
-            for n in (kr.list_models() if names is None else names)]
+    names = [n for n in kr.list_models() if n not in BUILT_BY_THE_DOCS] if names is None \
+        else names
+    return [pytest.param(n, marks=pytest.mark.slow) if heavy(n) else n for n in names]
 
 
 def droppable(name):
@@ -237,10 +245,6 @@ def test_builds_counts_drop_path_and_fresh_logits(name):
         assert rates == sorted(rates) and 0 < min(rates) and max(rates) <= 0.2 + 1e-9
 
     assert_fresh_logits(eager_logits(model, inputs(shape)), name)
-    if name == "resnet1202":  # a sub-model of the deepest graph, as docs/getting-started.md
-        with kr.deep_graph_recursion():
-            pooled = keras.Model(model.input, model.layers[-2].output)
-        assert pooled.output_shape == (None, 64)
 
 
 @pytest.mark.parametrize("name", contract_names(representatives()))
