@@ -136,8 +136,8 @@ resnet110's code with more blocks. The build took 20 s here too."""
 
 
 def contract_names(names=None):
-    names = [n for n in kr.list_models() if n not in BUILT_BY_THE_DOCS] if names is None \
-        else names
+    if names is None:
+        names = [n for n in kr.list_models() if n not in BUILT_BY_THE_DOCS]
     return [pytest.param(n, marks=pytest.mark.slow) if heavy(n) else n for n in names]
 
 
