@@ -492,6 +492,23 @@ def test_directory_of_another_search_is_refused(tmp_path):
     assert json.loads((directory / "search.json").read_text())["family"] == "resnet"
 
 
+@pytest.mark.parametrize("oracle", tuning.ORACLES)
+def test_seed_zero_seeds_the_oracle(tmp_path, oracle):
+    # Keras Tuner takes `seed or random.randint(1, 10000)`: 0 was a random seed
+    def first_draws(directory):
+        tuner = tuning.make_tuner(tuning.BudgetedHyperModel(**TINY), oracle, epochs=2,
+                                  directory=directory, seed=0)
+        state = tuner.oracle.get_state()
+        assert (state["seed"], state["seed_state"]) == (0, 0)
+        if oracle == "bayesian":
+            assert tuner.oracle.gpr.random_state == 0
+            expected = np.random.RandomState(0).randint(10**6)
+            assert tuner.oracle._random_state.randint(10**6) == expected
+        return [tuner.oracle.create_trial("t").hyperparameters.values for _ in range(2)]
+
+    assert first_draws(tmp_path / "a") == first_draws(tmp_path / "b")
+
+
 def test_foreign_keras_tuner_project_or_corrupt_definition_is_refused(tmp_path):
     (tmp_path / "project").mkdir()
     (tmp_path / "project" / "oracle.json").write_text("{}")

@@ -2,6 +2,7 @@
 with torchvision's module names (timm shares them for these families), saved as
 safetensors, loaded without PyTorch, and compared logit for logit."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -242,11 +243,18 @@ def test_mobilenet_v2_needs_torch_padding_at_224(tmp_path):
         (torch_padding, keras_padding)
 
 
-def test_mobilenet_v2_file_is_refused_without_torch_padding(tmp_path):
+@pytest.mark.parametrize("by_url", [False, True])
+def test_mobilenet_v2_file_is_refused_without_torch_padding(tmp_path, monkeypatch, by_url):
     path = checkpoint(randomised("mobilenetv2-1.0"), tmp_path / "m.safetensors")
+    weights = path
+    if by_url:  # only the download is mocked: its file is checked as a local one is
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+        monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: path)
+        weights = "https://example.com/m.safetensors"
     with pytest.raises(ValueError, match=r"mobilenet_v2 checkpoint, which fits "
                                          r"'mobilenetv2-1.0' built with padding='torch' only"):
-        keras_resnets.MobileNetV2(1.0, weights=path, classes=CLASSES)
+        keras_resnets.MobileNetV2(1.0, weights=weights, classes=CLASSES,
+                                  input_shape=(32, 32, 3))
 
 
 def test_torchvision_resnet50_file_in_a_v1_resnet50_names_v1_5(tmp_path):

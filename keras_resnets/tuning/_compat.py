@@ -1,6 +1,6 @@
 """The only place that touches Keras Tuner's private API, for the versions it was read from.
 
-Three things Keras Tuner offers no public hook for:
+Four things Keras Tuner offers no public hook for:
 
 * **State files written atomically.** ``Oracle.save`` and ``Oracle._save_trial``
   write ``oracle.json`` and ``trial_*/trial.json`` in place; a search killed while
@@ -9,6 +9,9 @@ Three things Keras Tuner offers no public hook for:
 * **New configurations drawn among the untried ones.** ``Oracle._random_values``
   draws at random and gives up after 20 collisions with tried values, which can end a
   search (Hyperband's new brackets) while untried configurations remain.
+* **Seed 0.** ``Oracle.__init__`` takes ``seed or random.randint(1, 10000)``: an
+  explicit seed of 0 drew a random one. Here a given seed is kept, with the state
+  upstream derives from it (``_seed_state``; Bayesian's ``_random_state`` and ``gpr``).
 * **A search space taken as declared.** ``BaseTuner._populate_initial_space`` builds
   the hypermodel with default values to discover conditional hyperparameters: a full
   model, built and thrown away before the first trial, by every tuner of a search.
@@ -28,6 +31,7 @@ import os
 import re
 
 import keras_tuner
+import numpy as np
 
 from keras_resnets import _io
 
@@ -55,7 +59,16 @@ check_version(keras_tuner.__version__)
 
 class OracleInternals:
     """Atomic state files and untried draws for an oracle that defines ``draw_untried()``
-    (the values of one new configuration, or None when all were tried)."""
+    (the values of one new configuration, or None when all were tried), seeded by any
+    ``seed`` given, 0 included."""
+
+    def __init__(self, *, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if seed is not None:
+            self.seed = self._seed_state = seed
+            if isinstance(self, keras_tuner.oracles.BayesianOptimizationOracle):
+                self._random_state = np.random.RandomState(seed)
+                self.gpr.set_params(random_state=seed)
 
     def save(self):
         _io.write_json(self._get_oracle_fname(), self.get_state())

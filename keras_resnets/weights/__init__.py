@@ -19,6 +19,7 @@ import dataclasses
 import io
 import os
 import zipfile
+from typing import TYPE_CHECKING
 
 from keras_resnets._io import StateFileError
 from keras_resnets.weights import catalogue, hashes
@@ -29,6 +30,9 @@ from keras_resnets.weights.keras_files import (  # noqa: F401  (the public names
     SizedWeightFiles,
     WeightFiles,
 )
+
+if TYPE_CHECKING:
+    from keras_resnets.engine import NetworkSpec
 
 URL_PREFIXES = ("http://", "https://", "file://")
 TORCH_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
@@ -41,6 +45,8 @@ class Weights:
     ``keras_key``: keras.applications' file of that key (the file for the input size is
     chosen when loading); otherwise ``url`` (downloaded as ``file_name``, checked against
     ``sha256`` when known) or a local ``path``. ``record``: the catalogue record of a tag.
+    ``spec``: for a URL, the spec its PyTorch file is checked against once downloaded (a
+    local file is checked in :func:`resolve`).
 
     Example::
 
@@ -55,6 +61,7 @@ class Weights:
     sha256: str | None = None
     path: str | os.PathLike | None = None
     record: catalogue.WeightRecord | None = None
+    spec: NetworkSpec | None = None
 
 
 def _architecture(spec):
@@ -111,7 +118,7 @@ def resolve(spec, weights, *, include_top, classes, spec_of) -> Weights | None:
         return Weights(weights, url=record.url, file_name=record.file_name,
                        sha256=record.sha256, record=record)
     if isinstance(weights, str) and weights.startswith(URL_PREFIXES):
-        return Weights(weights, url=weights,
+        return Weights(weights, url=weights, spec=spec,
                        file_name=os.path.basename(weights.split("?")[0]))
     if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights):
         raise ValueError(f"weights must be None, 'imagenet', a catalogue tag such as "
@@ -200,6 +207,8 @@ def load(model, weights: Weights, *, include_top):
     if _is_torch_file(path):
         from keras_resnets.weights import torch_import
 
+        if weights.spec is not None:  # a URL's file, here now: checked as a local one is
+            torch_import.check_build_options(weights.spec, path)
         torch_import.load(model, path)
         return
     try:
