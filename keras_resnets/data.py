@@ -38,11 +38,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnets._checks import check_choice, check_int, check_positive_int, is_number
+from keras_resnets.arrays import AUGMENTATIONS, PAD_MODES
 
 DIGITS = "digits"
 VALIDATION_HOLDOUT = 5000
-AUGMENTATIONS = ("none", "crop", "crop_flip")
-PAD_MODES = ("constant", "reflect")
 EXAMPLES = "'digits' (offline), 'cifar10', 'cifar100', 'svhn_cropped', 'mnist'"
 
 # Per-channel mean and std of the training images (pixels / 255), as widely used.

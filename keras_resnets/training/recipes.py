@@ -19,8 +19,8 @@ import math
 
 import keras
 
-from keras_resnets import data as data_lib
 from keras_resnets._checks import is_number
+from keras_resnets.arrays import PAD_MODES
 from keras_resnets.layers import ExampleCount
 
 SCHEDULES = ("step", "cosine")
@@ -88,9 +88,9 @@ class TrainingRecipe:
             if not is_number(value) or not 0 <= value <= upper:
                 raise ValueError(f"TrainingRecipe {name} must be a number {rule} (0 = off, "
                                  f"e.g. {example}); got {value!r}")
-        if self.pad_mode not in data_lib.PAD_MODES:
+        if self.pad_mode not in PAD_MODES:
             raise ValueError(f"TrainingRecipe pad_mode must be one of "
-                             f"{', '.join(data_lib.PAD_MODES)}; got {self.pad_mode!r}")
+                             f"{', '.join(PAD_MODES)}; got {self.pad_mode!r}")
 
     def default_epochs(self, steps_per_epoch):
         """The paper's length in epochs (iterations rounded up to whole epochs).

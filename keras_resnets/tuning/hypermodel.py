@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import keras_tuner
 
 from keras_resnets import registry, training
@@ -29,6 +30,8 @@ def _steps_per_epoch(data, kwargs) -> int:
         return int(kwargs["steps_per_epoch"])
     if hasattr(data, "cardinality"):
         steps = int(data.cardinality())
+    elif isinstance(data, keras.utils.PyDataset):
+        steps = len(data)
     else:
         steps = math.ceil(len(data) / (kwargs.get("batch_size") or 32))
     if steps < 1:
@@ -40,12 +43,19 @@ def _steps_per_epoch(data, kwargs) -> int:
 
 def _one_hot_labels(args, kwargs) -> bool:
     """Whether the training labels are one-hot rows (label smoothing) or class ids."""
-    data = args[0] if args else kwargs.get("x")
+    return labels_are_one_hot(args[0] if args else kwargs.get("x"),
+                              args[1] if len(args) > 1 else kwargs.get("y"))
+
+
+def labels_are_one_hot(data, y=None) -> bool:
+    """Whether the labels of ``data`` (a tf.data pipeline or a ``keras.utils.PyDataset``
+    of ``(images, labels)`` batches; or arrays with their labels ``y``) are one-hot rows."""
     element_spec = getattr(data, "element_spec", None)
     if element_spec is not None:
         shape = element_spec[1].shape
         return shape.rank == 2 and (shape[-1] or 0) > 1
-    y = args[1] if len(args) > 1 else kwargs.get("y")
+    if isinstance(data, keras.utils.PyDataset):
+        y = data[0][1]
     return getattr(y, "ndim", 1) == 2 and y.shape[-1] > 1
 
 
@@ -207,6 +217,6 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
                            jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
         if initial_weights is not None:
             model.set_weights(initial_weights)
-        if hasattr(data, "element_spec"):  # a tf.data pipeline shuffles itself
-            kwargs.setdefault("shuffle", False)
+        if hasattr(data, "element_spec") or isinstance(data, keras.utils.PyDataset):
+            kwargs.setdefault("shuffle", False)  # the pipeline shuffles itself
         return model.fit(*args, epochs=epochs, **kwargs)

@@ -23,7 +23,7 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 
 from keras_resnets import _io, registry, training
 from keras_resnets.normalization import with_input_normalization
-from keras_resnets.tuning.hypermodel import CONFIG_HP
+from keras_resnets.tuning.hypermodel import CONFIG_HP, labels_are_one_hot
 from keras_resnets.tuning.latency import read_measurements
 from keras_resnets.tuning.space import budget_band, format_count
 from keras_resnets.tuning.tuner import DEFINITION_FILE, read_definition
@@ -287,8 +287,8 @@ def save_best_model(tuner, path=None, *, test_data=None):
     ``best.json`` beside it; returns the path, or None before any trial completed.
 
     The model carries the hypermodel's input normalization when it has one (it then
-    takes raw pixels). ``test_data`` (a pipeline of normalized held-out images) is
-    evaluated once and its accuracy recorded in ``best.json`` as ``test_accuracy``; a
+    takes raw pixels). ``test_data`` (a pipeline or ``PyDataset`` of normalized held-out
+    images) is evaluated once and its accuracy recorded in ``best.json`` as ``test_accuracy``; a
     search with a latency budget adds the candidate's measured ``latency`` there.
 
     Example: ``keras.saving.load_model(save_best_model(tuner))``.
@@ -301,8 +301,7 @@ def save_best_model(tuner, path=None, *, test_data=None):
     model = tuner.load_model(trial)
     scores = {}
     if test_data is not None:
-        one_hot = len(test_data.element_spec[1].shape) == 2
-        training.compile_model(model, "sgd", one_hot=one_hot)
+        training.compile_model(model, "sgd", one_hot=labels_are_one_hot(test_data))
         scores = model.evaluate(test_data, return_dict=True, verbose=0)
     normalization = getattr(tuner.hypermodel, "normalization", None)
     if normalization is not None:

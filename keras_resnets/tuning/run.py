@@ -15,13 +15,13 @@ import dataclasses
 import math
 import os
 import sys
+import types
 
 import keras
-import tensorflow as tf
 
 from keras_resnets import _io, training
-from keras_resnets import data as data_lib
 from keras_resnets._checks import check_int
+from keras_resnets.arrays import ArrayBatches, check_images, pixel_stats
 from keras_resnets.training.augmentation import batch_augmentation
 from keras_resnets.training.callbacks import TENSORBOARD_DIR, check_callbacks, check_tensorboard
 from keras_resnets.training.progress import progress_output
@@ -61,6 +61,101 @@ def _take(ds, samples, batch_size):
     return ds if samples is None else ds.take(max(1, math.ceil(samples / batch_size)))
 
 
+def _dataset_info(dataset, train_split, val_split):
+    """The dataset's info (``keras_resnets.data.DatasetInfo``, or its fields for arrays)
+    and the training and validation splits' names."""
+    if isinstance(dataset, str):
+        from keras_resnets import data as data_lib  # tf.data: TensorFlow
+
+        info = data_lib.dataset_info(dataset)
+        return info, train_split or info.train_split, val_split or info.validation_split
+    train_split, val_split = train_split or "train", val_split or "validation"
+    if not isinstance(dataset, dict) or not {train_split, val_split} <= set(dataset):
+        raise ValueError(f"dataset must be a tensorflow-datasets name (e.g. 'digits', "
+                         f"'cifar10') or a dict of splits {{'{train_split}': (images, "
+                         f"labels), '{val_split}': (images, labels)[, 'test': ...]}} of "
+                         f"uint8 pixels and class ids; got {_describe(dataset)}")
+    splits = {name: check_images(*pair, name=f"dataset[{name!r}]")
+              for name, pair in dataset.items()}
+    images = splits[train_split][0]
+    mean, std = pixel_stats(images)
+    counts = ", ".join(f"{len(x)} {name}" for name, (x, _) in splits.items())
+    info = types.SimpleNamespace(
+        name=f"arrays ({counts})", splits=splits, input_shape=tuple(images.shape[1:]),
+        num_classes=int(max(y.max() for _, y in splits.values())) + 1, mean=mean, std=std,
+        test_split="test" if "test" in splits else None)
+    return info, train_split, val_split
+
+
+def _describe(value):
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    return repr(value)
+
+
+def _array_batches(info, split, batch_size, samples=None, **options):
+    """:class:`ArrayBatches` of ``info.splits[split]``, its first ``samples`` (rounded up
+    to whole batches) where given."""
+    images, labels = info.splits[split]
+    if samples is not None:
+        keep = max(1, math.ceil(samples / batch_size)) * batch_size
+        images, labels = images[:keep], labels[:keep]
+    return ArrayBatches(images, labels, batch_size, mean=info.mean, std=info.std,
+                        classes=info.num_classes, **options)
+
+
+def _check_arrays_recipe(info, recipe):
+    if isinstance(info, types.SimpleNamespace) and (
+            recipe.mixes_labels or recipe.rand_augment or recipe.random_erasing):
+        raise ValueError(f"recipe {recipe.name!r} augments batches in tf.data, which arrays "
+                         f"do not go through; use recipe='fast' (or a dataset name where "
+                         f"TensorFlow is installed)")
+
+
+def _test_data(info, recipe, batch_size):
+    """The held-out split, unaugmented (None for arrays without a ``"test"`` split)."""
+    one_hot = bool(recipe.label_smoothing) or recipe.mixes_labels
+    if isinstance(info, types.SimpleNamespace):
+        return info.test_split and _array_batches(info, info.test_split, batch_size,
+                                                  one_hot=one_hot)
+    from keras_resnets import data as data_lib
+
+    return data_lib.load_dataset(info.name, info.test_split, batch_size, augment=False,
+                                 shuffle=False, one_hot=one_hot)
+
+
+def _search_data(info, train_split, val_split, recipe, batch_size, seed, samples):
+    """``(train, validation, set_epoch (a callback))``: tf.data
+    pipelines for a dataset name, :class:`ArrayBatches` for arrays. Each epoch's order
+    and augmentation are a function of (seed, epoch), the same in every trial, whatever
+    trials the process ran before."""
+    one_hot = bool(recipe.label_smoothing) or recipe.mixes_labels
+    train_samples, val_samples = samples
+    if not isinstance(info, types.SimpleNamespace):
+        import tensorflow as tf
+
+        from keras_resnets import data as data_lib
+
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        train = data_lib.load_dataset(
+            info.name, train_split, batch_size, augment=recipe.augment,
+            pad_mode=recipe.pad_mode, cutout=recipe.cutout,
+            label_smoothing=recipe.label_smoothing, seed=seed, epoch=epoch,
+            batch_augment=batch_augmentation(recipe))
+        val = data_lib.load_dataset(info.name, val_split, batch_size, augment=False,
+                                    shuffle=False, one_hot=one_hot)
+        return (_take(train, train_samples, batch_size), _take(val, val_samples, batch_size),
+                keras.callbacks.LambdaCallback(
+                    on_epoch_begin=lambda index, logs: epoch.assign(index)))
+    train = _array_batches(
+        info, train_split, batch_size, train_samples, augment="crop" if recipe.augment
+        else "none", pad_mode=recipe.pad_mode, cutout=recipe.cutout, one_hot=one_hot,
+        label_smoothing=recipe.label_smoothing, shuffle=True, seed=seed)
+    val = _array_batches(info, val_split, batch_size, val_samples, one_hot=one_hot)
+    return train, val, keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda index, logs: setattr(train, "epoch", index))
+
+
 def _too_few(count, max_trials, space):
     """The line that says a search will run fewer trials than asked, and how to widen it."""
     plural = "s" if count > 1 else ""
@@ -87,7 +182,12 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
     ``train`` and ``validation``), with the training ``recipe`` for ``epochs`` epochs.
     The best model is saved with its input normalization (it takes raw pixels) and
     evaluated once on the test split, reported as held-out in ``best.json``. ``train_samples`` and
-    ``val_samples`` cap the data (quick runs). ``role="chief"``/``"worker"`` with
+    ``val_samples`` cap the data (quick runs). ``dataset`` may instead be a dict of
+    in-memory splits, ``{"train": (images, labels), "validation": (images, labels),
+    "test": (images, labels)}`` (uint8 pixels, class ids; "test" optional): the trials then
+    train on :class:`~keras_resnets.arrays.ArrayBatches` (normalized by the training
+    images' statistics, pad-and-crop only, never flipped), with no TensorFlow needed, on
+    any Keras backend. ``role="chief"``/``"worker"`` with
     ``oracle_ip``/``oracle_port`` (and a worker's ``tuner_id``) run Keras Tuner's
     distributed mode: the chief serves the oracle and writes the results; workers train.
     Every argument is checked before the first trial starts. The directory is locked
@@ -117,9 +217,7 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
     train_samples = check_int("train_samples", train_samples, 1, "256", allow_none=True)
     val_samples = check_int("val_samples", val_samples, 1, "128", allow_none=True)
     env = distribution_env(role, tuner_id, oracle_ip, oracle_port)
-    info = data_lib.dataset_info(dataset)
-    train_split = train_split or info.train_split
-    val_split = val_split or info.validation_split
+    info, train_split, val_split = _dataset_info(dataset, train_split, val_split)
     latency = None if max_latency_ms is None else LatencyBudget(
         max_latency_ms, latency_threads, latency_quantization, latency_cache)
     hypermodel = BudgetedHyperModel(
@@ -130,6 +228,7 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
     if verbose and hypermodel.measurements is not None:
         print(f"[tune] {hypermodel.measurements.summary(latency)}", flush=True)
     recipe = training.get_recipe(hypermodel.recipe)
+    _check_arrays_recipe(info, recipe)
     batch_size = check_int("batch_size", batch_size or recipe.batch_size, 1, "64, 128")
     extra = {"dataset": info.name, "train_split": train_split, "val_split": val_split,
              "epochs": epochs, "batch_size": batch_size, "train_samples": train_samples,
@@ -155,26 +254,15 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
         if role == "chief":
             tuner.search(verbose=0)
         else:
-            smoothing = recipe.label_smoothing
-            # each epoch's order and augmentation: a function of (seed, epoch), the same in
-            # every trial, whatever trials the process ran before
-            epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-            train = data_lib.load_dataset(
-                info.name, train_split, batch_size, augment=recipe.augment,
-                pad_mode=recipe.pad_mode, cutout=recipe.cutout, label_smoothing=smoothing,
-                seed=seed, epoch=epoch, batch_augment=batch_augmentation(recipe))
-            set_epoch = keras.callbacks.LambdaCallback(
-                on_epoch_begin=lambda index, logs: epoch.assign(index))
-            val = data_lib.load_dataset(info.name, val_split, batch_size, augment=False,
-                                        shuffle=False,
-                                        one_hot=bool(smoothing) or recipe.mixes_labels)
+            train, val, set_epoch = _search_data(
+                info, train_split, val_split, recipe, batch_size, seed,
+                (train_samples, val_samples))
             # a bar on a terminal; in a log, a line per epoch and a heartbeat in the first
             fit_verbose, progress = progress_output("auto" if verbose else 0)
             if tensorboard:  # Keras Tuner gives it a folder per trial, with the hparams
                 callbacks.append(keras.callbacks.TensorBoard(
                     os.path.join(tuner.project_dir, TENSORBOARD_DIR), write_graph=False))
-            tuner.search(_take(train, train_samples, batch_size),
-                         validation_data=_take(val, val_samples, batch_size), epochs=epochs,
+            tuner.search(train, validation_data=val, epochs=epochs,
                          verbose=1 if fit_verbose == "auto" else fit_verbose,
                          callbacks=[set_epoch, *callbacks, *progress])
         if role == "worker":
@@ -185,9 +273,7 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
         figure_path = os.path.splitext(csv_path)[0] + ".png"
         best = None
         if save_best:
-            test = data_lib.load_dataset(info.name, info.test_split, batch_size, augment=False,
-                                         shuffle=False,
-                                         one_hot=bool(recipe.label_smoothing) or recipe.mixes_labels)
+            test = _test_data(info, recipe, batch_size)
             try:
                 best = save_best_model(tuner, test_data=test)
             except (OSError, ValueError) as error:  # e.g. checkpoints on unshared disks
