@@ -103,6 +103,9 @@ def test_bad_arrays_and_recipes_are_refused_before_anything_is_written(tmp_path)
     with pytest.raises(ValueError, match="recipe 'modern' augments batches in tf.data"):
         run_search("wrn", "100k", dataset={"train": (x, y), "validation": (x, y)},
                    recipe="modern", **search)
+    with pytest.raises(ValueError, match="steps_per_execution must be"):
+        run_search("wrn", "100k", dataset={"train": (x, y), "validation": (x, y)},
+                   steps_per_execution=0, **search)
     assert not (tmp_path / "search").exists()
 
 
@@ -122,6 +125,7 @@ from keras_resnets.tuning import run_search
 result = run_search("wrn", "100k", dataset=digits_splits({str(tmp_path / "digits.npz")!r}),
                     mode="iso", depths=[10], max_trials=1, epochs=1, batch_size=64,
                     recipe="fast", train_samples=256, val_samples=64, seed=0, verbose=0,
+                    steps_per_execution=2,
                     directory={str(tmp_path / "search")!r})
 print(json.dumps({{"best": result.best_model_path, "rows": result.rows,
                   "tensorflow": "tensorflow" in sys.modules}}, default=str))

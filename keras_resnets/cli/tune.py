@@ -132,6 +132,9 @@ def add_parser(subparsers, name, summary):
     training.add_argument("--eager", action="store_true",
                           help="run trials eagerly, no graph tracing (faster only for a few "
                                "steps of tiny models: smoke tests)")
+    training.add_argument("--steps-per-execution", type=int, default=1,
+                          help="training steps per host dispatch (default 1; e.g. 8 keeps a "
+                               "GPU busy with small models)")
     dist = parser.add_argument_group("distributed search (Keras Tuner chief/worker)")
     role = dist.add_mutually_exclusive_group()
     role.add_argument("--chief", action="store_true",
@@ -215,7 +218,7 @@ def tune_command(args):
         val_split=args.val_split, train_samples=args.train_samples,
         val_samples=args.val_samples, factor=args.factor,
         num_initial_points=args.initial_points, jit_compile=False if args.no_jit else "auto",
-        run_eagerly=args.eager,
+        run_eagerly=args.eager, steps_per_execution=args.steps_per_execution,
         role=role, tuner_id=args.tuner_id, oracle_ip=args.oracle_ip,
         oracle_port=args.oracle_port, verbose=0 if args.quiet else 1,
         tensorboard=args.tensorboard,

@@ -17,7 +17,7 @@ import keras
 import keras_tuner
 
 from keras_resnets import registry, training
-from keras_resnets._checks import check_bool
+from keras_resnets._checks import check_bool, check_positive_int
 from keras_resnets.tuning.latency import LatencyBudget, measure_configs
 from keras_resnets.tuning.space import Config, search_space
 
@@ -60,13 +60,14 @@ def labels_are_one_hot(data, y=None) -> bool:
 
 
 def compile_for_recipe(model, recipe, *, epochs, steps_per_epoch, one_hot=False,
-                       initial_epoch=0, jit_compile="auto", run_eagerly=False):
+                       initial_epoch=0, jit_compile="auto", run_eagerly=False,
+                       steps_per_execution=1):
     """Compile ``model`` as :func:`keras_resnets.training.train` does for ``recipe``.
 
     The recipe's SGD and learning-rate schedule over ``epochs`` (milestones scaled),
     coupled L2 weight decay on conv/dense kernels, and the loss and metrics of
     :func:`keras_resnets.training.compile_model`. ``initial_epoch`` starts the schedule
-    there (Hyperband's later rounds).
+    there (Hyperband's later rounds); ``steps_per_execution`` steps run per host dispatch.
 
     Example: ``compile_for_recipe(model, "fast", epochs=15, steps_per_epoch=45)``.
     """
@@ -75,7 +76,7 @@ def compile_for_recipe(model, recipe, *, epochs, steps_per_epoch, one_hot=False,
     optimizer = recipe.optimizer(recipe.learning_rate_schedule(epochs, steps_per_epoch),
                                  steps_per_epoch)
     training.compile_model(model, optimizer, one_hot=one_hot, jit_compile=jit_compile,
-                           run_eagerly=run_eagerly)
+                           run_eagerly=run_eagerly, steps_per_execution=steps_per_execution)
     if initial_epoch:
         optimizer.iterations.assign(initial_epoch * steps_per_epoch)
     return model
@@ -114,7 +115,7 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
     def __init__(self, family, budget=None, *, macs_budget=None, tolerance=0.1, mode="grid",
                  depths=None, widths=None, cardinalities=None, input_shape=(32, 32, 3), classes=10, recipe=None,
                  spec_options=None, jit_compile="auto", run_eagerly=False, normalization=None,
-                 latency=None, name=None):
+                 latency=None, steps_per_execution=1, name=None):
         if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
             raise ValueError(f"jit_compile must be True, False or 'auto'; got {jit_compile!r}")
         self.jit_compile = jit_compile
@@ -125,6 +126,8 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
                              f"got {normalization!r}")
         self.normalization = normalization
         self.run_eagerly = check_bool("run_eagerly", run_eagerly)
+        self.steps_per_execution = check_positive_int("steps_per_execution",
+                                                      steps_per_execution, "1, 8")
         self.space = search_space(
             family, budget, macs_budget=macs_budget, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
             cardinalities=cardinalities, input_shape=input_shape, classes=classes,
@@ -214,7 +217,8 @@ class BudgetedHyperModel(keras_tuner.HyperModel):
                            steps_per_epoch=_steps_per_epoch(data, kwargs),
                            one_hot=_one_hot_labels(args, kwargs),
                            initial_epoch=kwargs.get("initial_epoch", 0),
-                           jit_compile=self.jit_compile, run_eagerly=self.run_eagerly)
+                           jit_compile=self.jit_compile, run_eagerly=self.run_eagerly,
+                           steps_per_execution=self.steps_per_execution)
         if initial_weights is not None:
             model.set_weights(initial_weights)
         if hasattr(data, "element_spec") or isinstance(data, keras.utils.PyDataset):

@@ -172,7 +172,8 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
                cardinalities=None, recipe=None, batch_size=None, objective="val_accuracy",
                seed=None, overwrite=False, train_split=None, val_split=None,
                train_samples=None, val_samples=None, factor=3, num_initial_points=None,
-               spec_options=None, jit_compile="auto", run_eagerly=False, role=None, tuner_id=None,
+               spec_options=None, jit_compile="auto", run_eagerly=False, steps_per_execution=1,
+               role=None, tuner_id=None,
                oracle_ip=None, oracle_port=None, verbose=1, save_best=True, callbacks=None,
                tensorboard=False) -> SearchResult:
     """Validate everything, search, then write the results table, figure and best model.
@@ -182,7 +183,8 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
     ``train`` and ``validation``), with the training ``recipe`` for ``epochs`` epochs.
     The best model is saved with its input normalization (it takes raw pixels) and
     evaluated once on the test split, reported as held-out in ``best.json``. ``train_samples`` and
-    ``val_samples`` cap the data (quick runs). ``dataset`` may instead be a dict of
+    ``val_samples`` cap the data (quick runs); ``steps_per_execution`` training steps
+    run per host dispatch (more keep a GPU busy with small models). ``dataset`` may instead be a dict of
     in-memory splits, ``{"train": (images, labels), "validation": (images, labels),
     "test": (images, labels)}`` (uint8 pixels, class ids; "test" optional): the trials then
     train on :class:`~keras_resnets.arrays.ArrayBatches` (normalized by the training
@@ -224,7 +226,8 @@ def run_search(family, budget=None, *, macs_budget=None, max_latency_ms=None,
         family, budget, macs_budget=macs_budget, latency=latency, tolerance=tolerance, mode=mode, depths=depths, widths=widths,
         cardinalities=cardinalities, input_shape=info.input_shape, classes=info.num_classes,
         recipe=recipe, spec_options=spec_options, jit_compile=jit_compile,
-        run_eagerly=run_eagerly, normalization=(info.mean, info.std))
+        run_eagerly=run_eagerly, steps_per_execution=steps_per_execution,
+        normalization=(info.mean, info.std))
     if verbose and hypermodel.measurements is not None:
         print(f"[tune] {hypermodel.measurements.summary(latency)}", flush=True)
     recipe = training.get_recipe(hypermodel.recipe)
