@@ -15,7 +15,15 @@
    ``steps_per_execution`` does on JAX) or all ``STEPS_PER_DISPATCH`` steps in one jitted
    ``lax.scan`` (``scan``: one dispatch), ABBA-interleaved over the same steps, for
    ``LOOPS``: WRN-28-10 at batch 128 and 512 in float32 and mixed_bfloat16, ResNet-50 at
-   224x224 (batch 128, mixed_bfloat16); MFU of each side against the peak.
+   224x224 (batch 128, mixed_bfloat16); MFU of each side against the peak. Below float32
+   a fourth side, ``scan_bf16_bn``: the same scan on a copy of the model whose batch norms
+   normalize in bfloat16 with float32 statistics taken in one pass (:func:`bf16_batch_norm`,
+   a candidate of issue 29 kept out of the library until a GPU measures a gain), with its
+   step time against ``train_on_batch`` and ``scan`` and how far its losses land from
+   ``scan``'s over the same steps from the same state.
+4. ``--part bn-accuracy`` (not part of ``all``): does that batch norm keep accuracy? WRN-10-2
+   trained on the offline digits in mixed_bfloat16 with each batch norm, same seed and
+   initial weights (:func:`bn_accuracy`); validation and test accuracy.
 
 Each model's build time, its first step (tracing plus XLA compilation) and the device's
 peak memory are recorded too. Peak FLOP/s default to the NVIDIA H200 SXM datasheet
@@ -34,6 +42,7 @@ has no TensorFlow) into ``results/NAME.json`` and the table ``results/NAME.md``.
 
     KERAS_BACKEND=jax python benchmarks/bench_gpu.py --batch 128 --steps 20 --out gpu.json
     KERAS_BACKEND=jax python benchmarks/bench_gpu.py --smoke
+    KERAS_BACKEND=jax python benchmarks/bench_gpu.py --part bn-accuracy --bn-seeds 0 1
     python benchmarks/bench_gpu.py --tabulate gpu_h200 gpu.json
 """
 
@@ -50,6 +59,7 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bf16_batch_norm import bf16_batch_norm, with_bf16_batch_norm  # noqa: E402
 from harness import RESULTS, abba, compare, load, machine  # noqa: E402
 
 from keras_resnets._io import write_text  # noqa: E402  temp file, then rename
@@ -62,6 +72,7 @@ LOOPS = [("wrn-28-10", 32, 10, batch, precision)
 LOOPS.insert(2, ("resnet50", 224, 1000, 128, "mixed_bfloat16"))
 SMOKE_LOOPS = [("wrn-10-1", 32, 10, 2, "mixed_bfloat16")]
 STEPS_PER_DISPATCH = 8
+BF16_BN = "scan_bf16_bn"   # the loops' side whose batch norms normalize in bfloat16
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
@@ -192,7 +203,10 @@ def device_loops(model):
 
 def loop_comparison(name, size, classes, batch, precision, repeats, peaks):
     """Today's loop (``train_on_batch`` per step) against :func:`device_loops` (the
-    batches on the device), each side ``STEPS_PER_DISPATCH`` steps, interleaved."""
+    batches on the device), each side ``STEPS_PER_DISPATCH`` steps, interleaved. Below
+    float32 also ``BF16_BN``: the ``scan`` of a copy whose batch norms are
+    :func:`bf16_batch_norm`'s, from the same state and batches (its losses are compared
+    with ``scan``'s over those steps)."""
     import jax
     import keras
     import numpy as np
@@ -214,19 +228,37 @@ def loop_comparison(name, size, classes, batch, precision, repeats, peaks):
              "jit_loop": lambda: loops["jit_loop"](xs, ys),
              "scan": lambda: loops["scan"](x, y)}   # train_on_batch's numpy logs: it waits
     variables = model.variables + model.optimizer.variables
+    trained = dict.fromkeys(sides, model)
+    if precision != "float32":   # on float32 inputs the variant is Keras's layer
+        variant = with_bf16_batch_norm(model)
+        variant.compile(keras.optimizers.SGD(0.1, momentum=0.9),
+                        keras.losses.SparseCategoricalCrossentropy(), jit_compile=True)
+        variant.optimizer.build(variant.trainable_variables)
+        variant_loops = device_loops(variant)
+        sides[BF16_BN] = lambda: variant_loops["scan"](x, y)
+        trained[BF16_BN] = variant
     initial = [np.array(v.value) for v in variables]   # copies: train_on_batch donates
     start_weights = [np.array(v.value) for v in model.trainable_variables]
-    weights = {}
+    weights, losses = {}, {}
     for side, run in sides.items():   # the same steps from the same state (compiles)
-        for variable, value in zip(variables, initial, strict=True):
+        state = trained[side].variables + trained[side].optimizer.variables
+        for variable, value in zip(state, initial, strict=True):
+            if tuple(variable.shape) != value.shape:
+                raise ValueError(f"{side}: {variable.path} {variable.shape} != {value.shape}")
             variable.assign(value)
         start = time.perf_counter()
-        run()
-        weights[side] = [np.array(v.value, "float32") for v in model.trainable_variables]
+        losses[side] = run()
+        weights[side] = [np.array(v.value, "float32") for v in trained[side].trainable_variables]
         say(f"  first {side} of {STEPS_PER_DISPATCH} steps {time.perf_counter() - start:.1f} s")
     agreement = {"max_abs_update": max_abs(weights["train_on_batch"], start_weights)}
     for side in ("jit_loop", "scan"):
         agreement[f"{side}_max_abs_diff"] = max_abs(weights[side], weights["train_on_batch"])
+    if BF16_BN in sides:   # against the plain scan: the same steps from the same state
+        agreement[f"{BF16_BN}_max_abs_diff"] = max_abs(weights[BF16_BN], weights["scan"])
+        agreement[f"{BF16_BN}_loss_max_abs_diff"] = max_abs([np.asarray(losses[BF16_BN])],
+                                                            [np.asarray(losses["scan"])])
+        agreement["losses"] = {side: np.asarray(losses[side], "float32").round(5).tolist()
+                               for side in ("scan", BF16_BN)}
     say(f"  weights after {STEPS_PER_DISPATCH} steps from one state: {agreement}")
     times = abba(sides, repeats, warmup=0)
     flops = 3 * 2 * keras_resnets.count_macs(name, (size, size, 3), classes=classes)
@@ -242,11 +274,61 @@ def loop_comparison(name, size, classes, batch, precision, repeats, peaks):
         if side != "train_on_batch":
             result = compare(times["train_on_batch"], seconds)
             row[side].update(speedup=result["ratio"], ci95=[result["low"], result["high"]])
+        if side == BF16_BN:   # scan's step time / the variant's
+            result = compare(times["scan"], seconds)
+            row[side].update(speedup_vs_scan=result["ratio"],
+                             ci95_vs_scan=[result["low"], result["high"]])
     say("  " + ", ".join(f"{side} {row[side]['mfu']:.1%} of {label.upper()}" +
-                         (f" x{row[side]['speedup']:.2f}" if "speedup" in row[side] else "")
+                         (f" x{row[side]['speedup']:.2f}" if "speedup" in row[side] else "") +
+                         (f" (x{row[side]['speedup_vs_scan']:.2f} vs scan)"
+                          if "speedup_vs_scan" in row[side] else "")
                          for side in times))
     keras.backend.clear_session()
     return row
+
+
+def bn_accuracy(model_name, epochs, batch, seeds, digits_file="digits.npz"):
+    """Does normalizing in bfloat16 keep accuracy? ``model_name`` trained on the digits
+    with :func:`keras_resnets.accelerator.train_on_arrays` (mixed_bfloat16, SGD with
+    Nesterov momentum, cosine decay, ``epochs`` at ``batch``) with Keras's batch norm and
+    with :func:`bf16_batch_norm`'s, from the same initial weights and seed; one row each
+    per seed: the last and best validation accuracy and the test accuracy (360 images)."""
+    import keras_resnets
+    from keras_resnets import accelerator
+
+    splits = accelerator.digits_splits(digits_file)
+    x_test, y_test = splits["test"]
+    create = keras_resnets.create_model
+    variant = bf16_batch_norm()
+    rows = []
+    for seed in seeds:
+        for norm in ("keras", "bf16"):
+            if norm == "bf16":   # train_on_arrays builds through keras_resnets.create_model
+                keras_resnets.create_model = lambda *a, **k: with_bf16_batch_norm(create(*a, **k))
+            try:
+                run = accelerator.train_on_arrays(model_name, splits, epochs=epochs,
+                                                  batch_size=batch, precision="mixed_bfloat16",
+                                                  seed=seed, verbose=0)
+            finally:
+                keras_resnets.create_model = create
+            _, test_accuracy = run.model.evaluate(x_test.astype("float32"), y_test,
+                                                  batch_size=batch, verbose=0)
+            net = run.model.layers[-1]
+            rows.append({"model": model_name, "batch_norm": norm, "seed": seed,
+                         "epochs": epochs, "batch": batch,
+                         "variant_layers": sum(isinstance(layer, variant)
+                                               for layer in net.layers),
+                         "xent": run.history[-1]["xent"],
+                         "val_xent": run.history[-1]["val_xent"],
+                         "val_accuracy": run.history[-1]["val_accuracy"],
+                         "best_val_accuracy": run.metrics["best_val_accuracy"],
+                         "test_accuracy": test_accuracy, "test_images": len(y_test),
+                         "train_s": run.metrics["train_s"]})
+            say(f"{model_name} {norm} batch norm, seed {seed}: validation "
+                f"{rows[-1]['val_accuracy']:.4f} (best {rows[-1]['best_val_accuracy']:.4f}, "
+                f"cross-entropy {rows[-1]['val_xent']:.4f}), "
+                f"test {test_accuracy:.4f}, {rows[-1]['train_s']:.0f} s")
+    return rows
 
 
 def step_ratio(models, batch, steps):
@@ -293,10 +375,15 @@ def tabulate(reports) -> str:
                   "dispatched without waiting (Keras's `steps_per_execution` on JAX); "
                   "`scan`, all steps in one jitted `lax.scan`. Batches on the device; ms "
                   "per step, MFU against the peak named; speed-up = `train_on_batch`'s "
-                  "step time / the side's, median with its 95% bootstrap interval.", "",
+                  "step time / the side's, median with its 95% bootstrap interval. "
+                  f"`{BF16_BN}`: the scan with batch norms that normalize in bfloat16 "
+                  "(statistics in float32, one pass; below float32 only); vs scan = "
+                  "`scan`'s step time / its; loss diff = the largest difference of its "
+                  "losses from `scan`'s over the same steps from the same state.", "",
                   "| model | image | precision | batch | train_on_batch ms | MFU | "
-                  "jit_loop ms | MFU | speed-up | scan ms | MFU | speed-up | peak GiB |",
-                  "|" + "---|" * 13]
+                  "jit_loop ms | MFU | speed-up | scan ms | MFU | speed-up | "
+                  f"{BF16_BN} ms | MFU | speed-up | vs scan | loss diff | peak GiB |",
+                  "|" + "---|" * 18]
     for row in loops:
         cells = [row["model"], row["image_size"], row["precision"], row["batch"]]
         for side in ("train_on_batch", "jit_loop", "scan"):
@@ -306,6 +393,15 @@ def tabulate(reports) -> str:
             else:
                 low, high = row[side]["ci95"]
                 cells.append(f"{row[side]['speedup']:.2f} [{low:.2f}, {high:.2f}]")
+        if BF16_BN in row:
+            bf16 = row[BF16_BN]
+            cells += [f"{1000 * bf16['step_s']:.1f}", f"{bf16['mfu']:.1%}",
+                      "{:.2f} [{:.2f}, {:.2f}]".format(bf16["speedup"], *bf16["ci95"]),
+                      "{:.2f} [{:.2f}, {:.2f}]".format(bf16["speedup_vs_scan"],
+                                                       *bf16["ci95_vs_scan"]),
+                      f"{row[f'{BF16_BN}_loss_max_abs_diff']:.2g}"]
+        else:
+            cells += ["-"] * 5
         lines.append("| " + " | ".join(map(str, cells + [row["peak_memory_gib"]])) + " |")
     if ratios:
         wide, deep = ratios[0]["models"]
@@ -332,12 +428,20 @@ def write_tables(name, paths, results_dir=RESULTS):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny models, CPU, seconds")
-    parser.add_argument("--part", choices=("all", "throughput", "ratio", "loops"), default="all")
+    parser.add_argument("--part", default="all",
+                        choices=("all", "throughput", "ratio", "loops", "bn-accuracy"),
+                        help="all: throughput, ratio and loops; bn-accuracy runs alone")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--ratio-batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--loop-repeats", type=int, default=6,
                         help="ABBA repeats of each side of a loop comparison")
+    parser.add_argument("--bn-model", default="wrn-10-2", help="bn-accuracy's model")
+    parser.add_argument("--bn-epochs", type=int, default=15)
+    parser.add_argument("--bn-batch", type=int, default=64)
+    parser.add_argument("--bn-seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--digits-file", default="digits.npz",
+                        help="the digits splits where TensorFlow is not installed")
     parser.add_argument("--peak-bf16-tflops", type=float, default=989.0)
     parser.add_argument("--peak-tf32-tflops", type=float, default=495.0)
     parser.add_argument("--peak-f32-tflops", type=float, default=67.0)
@@ -353,6 +457,7 @@ def main(argv=None):
         return
     if args.smoke:
         args.batch, args.ratio_batch, args.steps, args.loop_repeats = 2, 2, 2, 2
+        args.bn_model, args.bn_epochs = "wrn-10-1", 1
     models = SMOKE if args.smoke else FULL
 
     import jax
@@ -381,6 +486,10 @@ def main(argv=None):
             save()
     if args.part in ("all", "ratio"):
         report["step_ratio"] = step_ratio(models["ratio"], args.ratio_batch, args.steps)
+        save()
+    if args.part == "bn-accuracy":
+        report["bn_accuracy"] = bn_accuracy(args.bn_model, args.bn_epochs, args.bn_batch,
+                                            args.bn_seeds, args.digits_file)
         save()
     if args.part in ("all", "loops"):
         report["loops"] = []
