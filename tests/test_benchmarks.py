@@ -200,8 +200,9 @@ def test_profile_script_smoke_mode_names_the_ops_that_take_the_device_time(tmp_p
     assert (report["model"], report["batch"], report["precision"]) == ("wrn-10-1", 2, "float32")
     assert summary["steps"] == 3 and summary["source"] == "host XLA ops"  # no device on a CPU
     assert report["tflop_per_step"] == pytest.approx(2 * 3 * 2 * 12_501_632 / 1e12)
-    assert 0 < summary["busy_ms_per_step"] <= summary["op_ms_per_step"]   # overlaps once
-    assert summary["busy_ms_per_step"] <= summary["span_ms_per_step"]
+    rounding = 1 + 1e-9   # equal sums, added in another order, may differ in the last bit
+    assert 0 < summary["busy_ms_per_step"] <= summary["op_ms_per_step"] * rounding  # overlaps once
+    assert summary["busy_ms_per_step"] <= summary["span_ms_per_step"] * rounding
     assert 0 <= report["idle_share"] < 1 and report["mfu"] > 0 and report["mfu_busy"] > 0
     assert report["profile"]["step_ms"] > 0 and report["profile"]["traced_step_ms"] > 0
     assert sum(row["share"] for row in summary["categories"].values()) == pytest.approx(1)
