@@ -15,7 +15,6 @@ import dataclasses
 import math
 import os
 import sys
-import types
 
 import keras
 
@@ -61,6 +60,19 @@ def _take(ds, samples, batch_size):
     return ds if samples is None else ds.take(max(1, math.ceil(samples / batch_size)))
 
 
+@dataclasses.dataclass(frozen=True)
+class _ArraysInfo:
+    """What a search reads of in-memory splits: ``DatasetInfo``'s fields, and the arrays."""
+
+    name: str
+    splits: dict
+    input_shape: tuple
+    num_classes: int
+    mean: tuple
+    std: tuple
+    test_split: str | None
+
+
 def _dataset_info(dataset, train_split, val_split):
     """The dataset's info (``keras_resnets.data.DatasetInfo``, or its fields for arrays)
     and the training and validation splits' names."""
@@ -80,7 +92,7 @@ def _dataset_info(dataset, train_split, val_split):
     images = splits[train_split][0]
     mean, std = pixel_stats(images)
     counts = ", ".join(f"{len(x)} {name}" for name, (x, _) in splits.items())
-    info = types.SimpleNamespace(
+    info = _ArraysInfo(
         name=f"arrays ({counts})", splits=splits, input_shape=tuple(images.shape[1:]),
         num_classes=int(max(y.max() for _, y in splits.values())) + 1, mean=mean, std=std,
         test_split="test" if "test" in splits else None)
@@ -105,7 +117,7 @@ def _array_batches(info, split, batch_size, samples=None, **options):
 
 
 def _check_arrays_recipe(info, recipe):
-    if isinstance(info, types.SimpleNamespace) and (
+    if isinstance(info, _ArraysInfo) and (
             recipe.mixes_labels or recipe.rand_augment or recipe.random_erasing):
         raise ValueError(f"recipe {recipe.name!r} augments batches in tf.data, which arrays "
                          f"do not go through; use recipe='fast' (or a dataset name where "
@@ -115,7 +127,7 @@ def _check_arrays_recipe(info, recipe):
 def _test_data(info, recipe, batch_size):
     """The held-out split, unaugmented (None for arrays without a ``"test"`` split)."""
     one_hot = bool(recipe.label_smoothing) or recipe.mixes_labels
-    if isinstance(info, types.SimpleNamespace):
+    if isinstance(info, _ArraysInfo):
         return info.test_split and _array_batches(info, info.test_split, batch_size,
                                                   one_hot=one_hot)
     from keras_resnets import data as data_lib
@@ -131,7 +143,7 @@ def _search_data(info, train_split, val_split, recipe, batch_size, seed, samples
     trials the process ran before."""
     one_hot = bool(recipe.label_smoothing) or recipe.mixes_labels
     train_samples, val_samples = samples
-    if not isinstance(info, types.SimpleNamespace):
+    if not isinstance(info, _ArraysInfo):
         import tensorflow as tf
 
         from keras_resnets import data as data_lib
