@@ -181,6 +181,7 @@ def train_on_arrays(model_name, splits, *, epochs, batch_size, precision="float3
     Example: ``train_on_arrays("wrn-16-4", digits_splits(), epochs=30, batch_size=128)``.
     """
     import keras_resnets
+    from keras_resnets.arrays import pixel_stats
     from keras_resnets.normalization import with_input_normalization
 
     x, y = splits["train"]
@@ -192,9 +193,7 @@ def train_on_arrays(model_name, splits, *, epochs, batch_size, precision="float3
                                          classes=int(y.max()) + 1, **(model_kwargs or {}))
     finally:
         keras.config.set_dtype_policy("float32")
-    scaled = x.astype("float32") / 255.0
-    model = with_input_normalization(net, scaled.mean(axis=(0, 1, 2)),
-                                     scaled.std(axis=(0, 1, 2)))
+    model = with_input_normalization(net, *pixel_stats(x))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     model.compile(keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
                                        weight_decay=weight_decay),

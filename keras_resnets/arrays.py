@@ -42,6 +42,15 @@ def check_images(images, labels, name="images") -> tuple:
     return images, labels
 
 
+def check_augment_options(pad_mode, cutout, label_smoothing) -> None:
+    """The augmentation options that arrays and tf.data pipelines share, checked."""
+    check_choice("pad_mode", pad_mode, PAD_MODES)
+    check_int("cutout", cutout, 0, "0 = off, 16 for CIFAR-10, 8 for CIFAR-100")
+    if not is_number(label_smoothing) or not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1) (e.g. 0.0, 0.1); "
+                         f"got {label_smoothing!r}")
+
+
 def pixel_stats(images) -> tuple:
     """Per-channel ``(mean, std)`` of ``images / 255`` (tuples), as a pipeline normalizes."""
     scaled = np.asarray(images, "float64") / 255.0
@@ -74,11 +83,8 @@ class ArrayBatches(keras.utils.PyDataset):
         self.images, self.labels = check_images(images, labels)
         self.batch_size = check_int("batch_size", batch_size, 1, "64, 128")
         self.augment = check_choice("augment", augment, AUGMENTATIONS)
-        self.pad_mode = check_choice("pad_mode", pad_mode, PAD_MODES)
-        self.cutout = check_int("cutout", cutout, 0, "0 = off, 8, 16")
-        if not is_number(label_smoothing) or not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1) (e.g. 0.0, 0.1); "
-                             f"got {label_smoothing!r}")
+        check_augment_options(pad_mode, cutout, label_smoothing)
+        self.pad_mode, self.cutout = pad_mode, int(cutout)
         self.classes = int(classes or self.labels.max() + 1)
         self.mean = np.asarray(mean, "float32")
         self.std = np.asarray(std, "float32")

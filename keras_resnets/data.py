@@ -37,8 +37,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_resnets._checks import check_choice, check_int, check_positive_int, is_number
-from keras_resnets.arrays import AUGMENTATIONS, PAD_MODES
+from keras_resnets._checks import check_int, check_positive_int
+from keras_resnets.arrays import AUGMENTATIONS, check_augment_options
 
 DIGITS = "digits"
 VALIDATION_HOLDOUT = 5000
@@ -289,14 +289,6 @@ def _preprocess(info, augment, pad_mode, cutout_size, one_hot, label_smoothing, 
     return fn
 
 
-def _check_options(pad_mode, cutout_size, label_smoothing):
-    check_choice("pad_mode", pad_mode, PAD_MODES)
-    check_int("cutout", cutout_size, 0, "0 = off, 16 for CIFAR-10, 8 for CIFAR-100")
-    if not is_number(label_smoothing) or not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1) (e.g. 0.0, 0.1); "
-                         f"got {label_smoothing!r}")
-
-
 def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode="constant",
                  cutout=0, label_smoothing=0.0, one_hot=False, shuffle=None, seed=None,
                  drop_remainder=False, repeat=False, cache=None, data_dir=None,
@@ -333,7 +325,7 @@ def load_dataset(name, split="train", batch_size=128, *, augment=None, pad_mode=
     """
     name = _check_name(name)
     batch_size = check_positive_int("batch_size", batch_size, "32, 64, 128")
-    _check_options(pad_mode, cutout, label_smoothing)
+    check_augment_options(pad_mode, cutout, label_smoothing)
     if not isinstance(epoch, tf.Variable):
         check_int("epoch", epoch, 0, "0, 1, or a tf.Variable", allow_none=True)
     info = dataset_info(name, data_dir=data_dir, download=download)

@@ -27,8 +27,7 @@ Example::
     get_recipe("wrn").learning_rates(epochs=200, steps_per_epoch=391)
 """
 
-import importlib
-
+from keras_resnets._lazy import lazy_names
 from keras_resnets.training.recipes import (
     DECAYED_KERNELS,
     RECIPES,
@@ -42,21 +41,13 @@ from keras_resnets.training.recipes import (
 
 # The names whose modules need TensorFlow (tf.distribute, tf.data, summaries), imported on
 # first use: the recipes, and a search on arrays (keras_resnets.tuning), run without it.
-_LAZY = {
+__getattr__, _LAZY_NAMES = lazy_names(__name__, {
     "distribution": ("MULTI_WORKER_NOTE", "PRECISIONS", "STRATEGIES", "check_precision",
                      "check_strategy", "precision_scope", "resolve_jit_compile",
                      "strategy_scope", "use_logical_cpus"),
     "rundir": ("RunRecorder", "environment_record", "history_csv", "plot_curves"),
     "trainer": ("TrainResult", "train"),
-}
-_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'keras_resnets.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"keras_resnets.training.{_MODULE_OF[name]}"), name)
-
+})
 
 __all__ = ["DECAYED_KERNELS", "RECIPES", "SCHEDULES", "TrainingRecipe", "apply_weight_decay",
-           "compile_model", "get_recipe", "list_recipes", *_MODULE_OF]
+           "compile_model", "get_recipe", "list_recipes", *_LAZY_NAMES]

@@ -45,8 +45,7 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-
+from keras_resnets._lazy import lazy_names
 from keras_resnets.tuning.latency import LatencyBudget, measure_configs
 from keras_resnets.tuning.space import (
     FAMILIES,
@@ -60,21 +59,13 @@ from keras_resnets.tuning.space import (
 
 # The names that need keras-tuner (or Keras), by the module that defines them: imported
 # on first use, so that sizing a search space (``keras-resnets tune --dry-run``) does not.
-_LAZY = {
+__getattr__, _LAZY_NAMES = lazy_names(__name__, {
     "hypermodel": ("BudgetedHyperModel", "compile_for_recipe"),
     "tuner": ("ORACLES", "BudgetedTuner", "make_tuner"),
     "results": ("RESULT_COLUMNS", "trial_results", "results_table", "format_results",
                 "plot_results", "pareto_front", "save_best_model"),
     "run": ("SearchResult", "run_search"),
-}
-_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'keras_resnets.tuning' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"keras_resnets.tuning.{_MODULE_OF[name]}"), name)
-
+})
 
 __all__ = ["FAMILIES", "MODES", "Config", "SearchSpace", "LatencyBudget", "measure_configs",
-           "parse_budget", "search_space", "feasible_configs", *_MODULE_OF]
+           "parse_budget", "search_space", "feasible_configs", *_LAZY_NAMES]

@@ -116,6 +116,11 @@ def _array_batches(info, split, batch_size, samples=None, **options):
                         classes=info.num_classes, **options)
 
 
+def _one_hot_labels(recipe) -> bool:
+    """Whether the recipe's labels are one-hot rows (smoothed or mixed)."""
+    return bool(recipe.label_smoothing) or recipe.mixes_labels
+
+
 def _check_arrays_recipe(info, recipe):
     if isinstance(info, _ArraysInfo) and (
             recipe.mixes_labels or recipe.rand_augment or recipe.random_erasing):
@@ -126,7 +131,7 @@ def _check_arrays_recipe(info, recipe):
 
 def _test_data(info, recipe, batch_size):
     """The held-out split, unaugmented (None for arrays without a ``"test"`` split)."""
-    one_hot = bool(recipe.label_smoothing) or recipe.mixes_labels
+    one_hot = _one_hot_labels(recipe)
     if isinstance(info, _ArraysInfo):
         return info.test_split and _array_batches(info, info.test_split, batch_size,
                                                   one_hot=one_hot)
@@ -141,7 +146,7 @@ def _search_data(info, train_split, val_split, recipe, batch_size, seed, samples
     pipelines for a dataset name, :class:`ArrayBatches` for arrays. Each epoch's order
     and augmentation are a function of (seed, epoch), the same in every trial, whatever
     trials the process ran before."""
-    one_hot = bool(recipe.label_smoothing) or recipe.mixes_labels
+    one_hot = _one_hot_labels(recipe)
     train_samples, val_samples = samples
     if not isinstance(info, _ArraysInfo):
         import tensorflow as tf
